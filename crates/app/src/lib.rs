@@ -1,0 +1,1 @@
+//! The vlb-controller operator (filled by the app work).

@@ -1,0 +1,1 @@
+//! Per-reconcile mutation batcher (filled by the batch work).

@@ -1,0 +1,1 @@
+//! VNGCloud REST client of the vlb operator (filled by the cloud-adapter work).

@@ -1,0 +1,1 @@
+//! VNGCloud API emulator (filled by the vngcloud-emulator work).

@@ -1,0 +1,1 @@
+//! End-to-end suites of the vlb operator (filled by the app work).
