@@ -1,0 +1,906 @@
+//! The planner: from the desired LBC spec, its status records and the observed cloud state,
+//! the ordered, minimal list of cloud operations.
+//!
+//! Order: create the load balancer (first listener and pool inline) → resize → create or
+//! update pools (health monitor included) → replace member lists → create or update
+//! listeners → delete redundant listeners → delete redundant pools → tags.
+//!
+//! Only what the status records say this cluster created is ever deleted; adopted objects
+//! are never deleted, and members this cluster did not create are kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{
+    CreateLoadBalancerRequest, CreatedListener, CreatedPool, HealthMonitor, Listener,
+    ListenerRequest, ListenerSpec, LoadBalancer, LoadBalancerConfigSpec, LoadBalancerConfigStatus,
+    Pool, PoolMember, PoolRequest, PoolSpec,
+};
+use crate::tags;
+
+/// The cloud state of one load balancer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Observed {
+    /// The load balancer (its `tags` filled).
+    pub lb: LoadBalancer,
+    /// Its listeners.
+    pub listeners: Vec<Listener>,
+    /// Its pools with members.
+    pub pools: Vec<Pool>,
+}
+
+/// A pool referred to by an operation: an existing id, or the name of a pool created
+/// earlier in the same plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolRef {
+    /// Known id.
+    Id(String),
+    /// Name of a pool of this plan.
+    Name(String),
+}
+
+/// One cloud operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloudOp {
+    /// Create the load balancer with its first listener and pool.
+    CreateLoadBalancer {
+        /// Request.
+        request: Box<CreateLoadBalancerRequest>,
+    },
+    /// Change the package.
+    ResizeLoadBalancer {
+        /// Load balancer.
+        lb_id: String,
+        /// New package.
+        package_id: String,
+    },
+    /// Create a pool with its members.
+    CreatePool {
+        /// Request.
+        request: PoolRequest,
+    },
+    /// Update a pool and its health monitor.
+    UpdatePool {
+        /// Pool.
+        pool_id: String,
+        /// Request.
+        request: PoolRequest,
+    },
+    /// Replace a pool's member list.
+    ReplaceMembers {
+        /// Pool.
+        pool_id: String,
+        /// The whole new list (desired + foreign).
+        members: Vec<PoolMember>,
+        /// The members this cluster owns afterwards.
+        owned: Vec<PoolMember>,
+    },
+    /// Create a listener.
+    CreateListener {
+        /// Request (its `default_pool_id` is filled from `default_pool`).
+        request: ListenerRequest,
+        /// Default pool.
+        default_pool: Option<PoolRef>,
+    },
+    /// Update a listener.
+    UpdateListener {
+        /// Listener.
+        listener_id: String,
+        /// Request (its `default_pool_id` is filled from `default_pool`).
+        request: ListenerRequest,
+        /// Default pool.
+        default_pool: Option<PoolRef>,
+        /// Release an adopted listener (its record is dropped).
+        release: bool,
+    },
+    /// Delete a listener this cluster created.
+    DeleteListener {
+        /// Listener.
+        listener_id: String,
+    },
+    /// Delete a pool this cluster created.
+    DeletePool {
+        /// Pool.
+        pool_id: String,
+    },
+    /// Replace the load balancer's tags.
+    PutTags {
+        /// Full tag set.
+        tags: BTreeMap<String, String>,
+        /// Tags this cluster owns afterwards.
+        created: BTreeMap<String, String>,
+    },
+    /// Delete the load balancer this cluster created.
+    DeleteLoadBalancer {
+        /// Load balancer.
+        lb_id: String,
+    },
+}
+
+/// A status-only change: recording what exists without calling the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// A pool with a desired name exists without a record (a create whose record was lost).
+    Pool(CreatedPool),
+    /// A listener on a desired port exists without a record (created and lost, or adopted).
+    Listener(CreatedListener),
+    /// A recorded pool no longer exists.
+    ForgetPool(String),
+    /// A recorded listener no longer exists.
+    ForgetListener(String),
+    /// The owned tags.
+    Tags(BTreeMap<String, String>),
+}
+
+/// The plan.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Cloud operations, in order.
+    pub ops: Vec<CloudOp>,
+    /// Status-only records, applied before the operations.
+    pub claims: Vec<Claim>,
+    /// Desired listeners that cannot be deployed (port used with another protocol).
+    pub conflicts: Vec<String>,
+}
+
+impl Plan {
+    /// Nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.claims.is_empty()
+    }
+}
+
+/// Ids the cloud returned for an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpIds {
+    /// Id of the created object (load balancer, pool or listener).
+    pub id: Option<String>,
+    /// Id of the inline listener of a created load balancer.
+    pub listener_id: Option<String>,
+    /// Id of the inline pool of a created load balancer.
+    pub pool_id: Option<String>,
+}
+
+fn pool_request(p: &PoolSpec, members: Vec<PoolMember>) -> PoolRequest {
+    PoolRequest {
+        name: p.name.clone(),
+        protocol: p.protocol,
+        algorithm: p.algorithm.unwrap_or_default(),
+        stickiness: p.stickiness.unwrap_or(false),
+        tls_encryption: p.tls_encryption.unwrap_or(false),
+        health_monitor: p.health_monitor.clone(),
+        members,
+    }
+}
+
+/// Default listener timeouts when the spec leaves them out.
+const DEFAULT_TIMEOUTS: (u32, u32, u32) = (50, 50, 5);
+
+fn listener_request(l: &ListenerSpec) -> ListenerRequest {
+    ListenerRequest {
+        name: l.name.clone(),
+        protocol: l.protocol,
+        port: l.protocol_port,
+        allowed_cidrs: l
+            .allowed_cidrs
+            .clone()
+            .unwrap_or_else(|| "0.0.0.0/0".to_owned()),
+        timeout_client: l.timeout_client.unwrap_or(DEFAULT_TIMEOUTS.0),
+        timeout_member: l.timeout_member.unwrap_or(DEFAULT_TIMEOUTS.1),
+        timeout_connection: l.timeout_connection.unwrap_or(DEFAULT_TIMEOUTS.2),
+        default_pool_id: None,
+        insert_headers: l.insert_headers.clone(),
+        default_certificate_authority: l.certificate_default.as_ref().and_then(|c| c.id.clone()),
+        certificate_authorities: l
+            .certificate_authorities
+            .iter()
+            .filter_map(|c| c.id.clone())
+            .collect(),
+        client_certificate: l.client_certificate_id.clone(),
+    }
+}
+
+fn pool_differs(want: &PoolRequest, have: &Pool) -> bool {
+    Some(want.protocol) != have.protocol
+        || want.algorithm != have.algorithm
+        || want.stickiness != have.stickiness
+        || want.tls_encryption != have.tls_encryption
+        || !health_monitor_matches(&want.health_monitor, &have.health_monitor)
+}
+
+/// `want == have` on the fields the desired monitor sets: the cloud fills defaults for the
+/// rest, and the HTTP fields mean nothing to a TCP or PING-UDP check.
+pub fn health_monitor_matches(want: &HealthMonitor, have: &HealthMonitor) -> bool {
+    fn set<T: PartialEq>(w: Option<&T>, h: Option<&T>) -> bool {
+        w.is_none_or(|w| h == Some(w))
+    }
+    let http = want.protocol.is_http();
+    want.protocol == have.protocol
+        && set(
+            want.healthy_threshold.as_ref(),
+            have.healthy_threshold.as_ref(),
+        )
+        && set(
+            want.unhealthy_threshold.as_ref(),
+            have.unhealthy_threshold.as_ref(),
+        )
+        && set(want.interval.as_ref(), have.interval.as_ref())
+        && set(want.timeout.as_ref(), have.timeout.as_ref())
+        && (!http
+            || (set(
+                want.health_check_method.as_ref(),
+                have.health_check_method.as_ref(),
+            ) && set(want.http_version.as_ref(), have.http_version.as_ref())
+                && set(
+                    want.health_check_path.as_ref(),
+                    have.health_check_path.as_ref(),
+                )
+                && set(want.domain_name.as_ref(), have.domain_name.as_ref())
+                && set(want.success_code.as_ref(), have.success_code.as_ref())))
+}
+
+/// `want` and `have` are the same member on the fields `want` sets (the cloud fills
+/// defaults such as weight 1 and the monitor port).
+pub fn member_matches(want: &PoolMember, have: &PoolMember) -> bool {
+    want.key() == have.key()
+        && want
+            .monitor_port
+            .is_none_or(|p| have.monitor_port.unwrap_or(have.port) == p)
+        && want.weight.is_none_or(|w| have.weight == Some(w))
+        && want
+            .backup
+            .is_none_or(|b| have.backup.unwrap_or(false) == b)
+}
+
+/// Whether two member lists are the same set.
+fn members_match(want: &[PoolMember], have: &[PoolMember]) -> bool {
+    want.len() == have.len()
+        && want
+            .iter()
+            .all(|w| have.iter().any(|h| member_matches(w, h)))
+}
+
+fn listener_differs(
+    want: &ListenerRequest,
+    have: &Listener,
+    default_pool_id: Option<&str>,
+) -> bool {
+    want.allowed_cidrs != have.allowed_cidrs
+        || want.timeout_client != have.timeout_client
+        || want.timeout_member != have.timeout_member
+        || want.timeout_connection != have.timeout_connection
+        || want.insert_headers != have.insert_headers
+        || want.default_certificate_authority != have.default_certificate_authority
+        || want.certificate_authorities != have.certificate_authorities
+        || want.client_certificate != have.client_certificate
+        || default_pool_id != have.default_pool_id.as_deref()
+}
+
+fn sorted(mut m: Vec<PoolMember>) -> Vec<PoolMember> {
+    m.sort();
+    m.dedup_by(|a, b| a.key() == b.key());
+    m
+}
+
+/// Tags the load balancer must carry: the spec's, plus the provenance tag when this
+/// cluster created it.
+fn desired_tags(
+    spec: &LoadBalancerConfigSpec,
+    created_here: bool,
+    cluster_id: &str,
+) -> BTreeMap<String, String> {
+    let mut t = spec.tags.clone();
+    if created_here {
+        let (k, v) = tags::provenance_tag(cluster_id);
+        t.insert(k, v);
+    }
+    t
+}
+
+/// Plans the changes that take `observed` (None: no load balancer yet) to `spec`.
+pub fn plan(
+    spec: &LoadBalancerConfigSpec,
+    status: &LoadBalancerConfigStatus,
+    observed: Option<&Observed>,
+    cluster_id: &str,
+) -> Plan {
+    let mut plan = Plan::default();
+    let Some(obs) = observed else {
+        plan_create(spec, cluster_id, &mut plan);
+        return plan;
+    };
+    let lb_id = obs.lb.id.as_str();
+    let created_here = status.created_load_balancer_id.as_deref() == Some(lb_id);
+
+    // Records of objects gone out of band.
+    for r in &status.created_listeners {
+        if !obs.listeners.iter().any(|l| l.id == r.id) {
+            plan.claims.push(Claim::ForgetListener(r.id.clone()));
+        }
+    }
+    for r in &status.created_pools {
+        if !obs.pools.iter().any(|p| p.id == r.id) {
+            plan.claims.push(Claim::ForgetPool(r.id.clone()));
+        }
+    }
+
+    if created_here
+        && let Some(pkg) = &spec.package_id
+        && !pkg.is_empty()
+        && *pkg != obs.lb.package_id
+    {
+        plan.ops.push(CloudOp::ResizeLoadBalancer {
+            lb_id: lb_id.to_owned(),
+            package_id: pkg.clone(),
+        });
+    }
+
+    // Pools.
+    let mut pool_ids: BTreeMap<&str, &str> = BTreeMap::new();
+    for want in &spec.pools {
+        let want_members = sorted(want.members.clone());
+        let Some(have) = obs.pools.iter().find(|p| p.name == want.name) else {
+            plan.ops.push(CloudOp::CreatePool {
+                request: pool_request(want, want_members),
+            });
+            continue;
+        };
+        pool_ids.insert(&want.name, &have.id);
+        let record = status.created_pools.iter().find(|r| r.id == have.id);
+        if record.is_none() {
+            plan.claims.push(Claim::Pool(CreatedPool {
+                id: have.id.clone(),
+                name: have.name.clone(),
+                created_members: Vec::new(),
+                adopted: false,
+            }));
+        }
+        let request = pool_request(want, Vec::new());
+        if pool_differs(&request, have) {
+            plan.ops.push(CloudOp::UpdatePool {
+                pool_id: have.id.clone(),
+                request,
+            });
+        }
+        let owned_before: &[PoolMember] = record.map_or(&[], |r| r.created_members.as_slice());
+        let foreign = have.members.iter().filter(|m| {
+            !owned_before.iter().any(|o| o.key() == m.key())
+                && !want_members.iter().any(|w| w.key() == m.key())
+        });
+        let new_list = sorted(want_members.iter().chain(foreign).cloned().collect());
+        if !members_match(&new_list, &have.members) {
+            plan.ops.push(CloudOp::ReplaceMembers {
+                pool_id: have.id.clone(),
+                members: new_list,
+                owned: want_members,
+            });
+        } else if sorted(owned_before.to_vec()) != want_members {
+            plan.claims.push(Claim::Pool(CreatedPool {
+                id: have.id.clone(),
+                name: have.name.clone(),
+                created_members: want_members,
+                adopted: record.is_some_and(|r| r.adopted),
+            }));
+        }
+    }
+
+    // Listeners.
+    let mut kept_listeners: BTreeSet<&str> = BTreeSet::new();
+    for want in &spec.listeners {
+        let request = listener_request(want);
+        let default_pool =
+            want.default_pool_name
+                .as_ref()
+                .map(|n| match pool_ids.get(n.as_str()) {
+                    Some(id) => PoolRef::Id((*id).to_owned()),
+                    None => PoolRef::Name(n.clone()),
+                });
+        let default_id = match &default_pool {
+            Some(PoolRef::Id(id)) => Some(id.as_str()),
+            Some(PoolRef::Name(_)) => Some(""),
+            None => None,
+        };
+        let Some(have) = obs.listeners.iter().find(|l| l.port == want.protocol_port) else {
+            plan.ops.push(CloudOp::CreateListener {
+                request,
+                default_pool,
+            });
+            continue;
+        };
+        let record = status.created_listeners.iter().find(|r| r.id == have.id);
+        if have.protocol != Some(want.protocol) {
+            if record.is_some_and(|r| !r.adopted) {
+                plan.ops.push(CloudOp::DeleteListener {
+                    listener_id: have.id.clone(),
+                });
+                plan.ops.push(CloudOp::CreateListener {
+                    request,
+                    default_pool,
+                });
+                kept_listeners.insert(&have.id);
+            } else {
+                plan.conflicts.push(format!(
+                    "port {} is used by listener {} with protocol {}, not {}",
+                    want.protocol_port,
+                    have.name,
+                    have.protocol.map_or("?", |p| p.as_str()),
+                    want.protocol.as_str()
+                ));
+            }
+            continue;
+        }
+        kept_listeners.insert(&have.id);
+        if record.is_none() {
+            let ours = have.name == want.name;
+            plan.claims.push(Claim::Listener(CreatedListener {
+                id: have.id.clone(),
+                port: have.port,
+                created_policies: Vec::new(),
+                adopted: !ours,
+                original_default_pool_id: if ours {
+                    None
+                } else {
+                    have.default_pool_id.clone()
+                },
+            }));
+        }
+        if listener_differs(&request, have, default_id) {
+            plan.ops.push(CloudOp::UpdateListener {
+                listener_id: have.id.clone(),
+                request,
+                default_pool,
+                release: false,
+            });
+        }
+    }
+
+    // Redundant listeners, then redundant pools.
+    for r in &status.created_listeners {
+        if kept_listeners.contains(r.id.as_str()) {
+            continue;
+        }
+        let Some(have) = obs.listeners.iter().find(|l| l.id == r.id) else {
+            continue;
+        };
+        if r.adopted {
+            let mut request = restore_request(have);
+            request
+                .default_pool_id
+                .clone_from(&r.original_default_pool_id);
+            plan.ops.push(CloudOp::UpdateListener {
+                listener_id: r.id.clone(),
+                default_pool: r.original_default_pool_id.clone().map(PoolRef::Id),
+                request,
+                release: true,
+            });
+        } else {
+            plan.ops.push(CloudOp::DeleteListener {
+                listener_id: r.id.clone(),
+            });
+        }
+    }
+    for r in &status.created_pools {
+        if r.adopted || spec.pools.iter().any(|p| p.name == r.name) {
+            continue;
+        }
+        if obs.pools.iter().any(|p| p.id == r.id) {
+            plan.ops.push(CloudOp::DeletePool {
+                pool_id: r.id.clone(),
+            });
+        }
+    }
+
+    // Tags.
+    let want_tags = desired_tags(spec, created_here, cluster_id);
+    let merged = tags::merge(&obs.lb.tags, &want_tags);
+    if merged != obs.lb.tags {
+        plan.ops.push(CloudOp::PutTags {
+            tags: merged,
+            created: want_tags,
+        });
+    } else if status.created_tags != want_tags {
+        plan.claims.push(Claim::Tags(want_tags));
+    }
+    plan
+}
+
+fn restore_request(have: &Listener) -> ListenerRequest {
+    ListenerRequest {
+        name: have.name.clone(),
+        protocol: have.protocol.unwrap_or(crate::model::ListenerProtocol::Tcp),
+        port: have.port,
+        allowed_cidrs: have.allowed_cidrs.clone(),
+        timeout_client: have.timeout_client,
+        timeout_member: have.timeout_member,
+        timeout_connection: have.timeout_connection,
+        default_pool_id: have.default_pool_id.clone(),
+        insert_headers: have.insert_headers.clone(),
+        default_certificate_authority: have.default_certificate_authority.clone(),
+        certificate_authorities: have.certificate_authorities.clone(),
+        client_certificate: have.client_certificate.clone(),
+    }
+}
+
+fn plan_create(spec: &LoadBalancerConfigSpec, cluster_id: &str, plan: &mut Plan) {
+    let first_listener = spec.listeners.first();
+    let first_pool = first_listener
+        .and_then(|l| l.default_pool_name.as_ref())
+        .and_then(|n| spec.pools.iter().find(|p| &p.name == n));
+    let request = CreateLoadBalancerRequest {
+        name: spec.load_balancer_name.clone(),
+        package_id: spec.package_id.clone(),
+        scheme: spec.scheme.unwrap_or_default(),
+        lb_type: spec.lb_type,
+        subnet_id: spec.subnet_id.clone(),
+        zone_id: spec.zone_id.clone(),
+        private_subnet_id: spec
+            .private_subnet_id
+            .clone()
+            .or_else(|| spec.backend_subnet_id.clone()),
+        private_zone_id: spec.private_zone_id.clone(),
+        autoscale: spec.enable_autoscale.unwrap_or(false),
+        tags: desired_tags(spec, true, cluster_id),
+        listener: first_pool.and(first_listener).map(listener_request),
+        pool: first_pool.map(|p| pool_request(p, sorted(p.members.clone()))),
+    };
+    plan.ops.push(CloudOp::CreateLoadBalancer {
+        request: Box::new(request),
+    });
+    for p in &spec.pools {
+        if first_pool.is_some_and(|f| f.name == p.name) {
+            continue;
+        }
+        plan.ops.push(CloudOp::CreatePool {
+            request: pool_request(p, sorted(p.members.clone())),
+        });
+    }
+    for (i, l) in spec.listeners.iter().enumerate() {
+        if i == 0 && first_pool.is_some() {
+            continue;
+        }
+        plan.ops.push(CloudOp::CreateListener {
+            request: listener_request(l),
+            default_pool: l.default_pool_name.clone().map(PoolRef::Name),
+        });
+    }
+}
+
+/// Plans the teardown of what this LBC created on `observed`.
+///
+/// The load balancer itself is deleted only when the status says this LBC created it, no
+/// other cluster's provenance tag is on it, and no listener it did not create remains;
+/// otherwise its own listeners and pools are deleted, adopted listeners get their original
+/// default pool back, its members leave adopted pools and its tags are taken off.
+pub fn plan_teardown(
+    status: &LoadBalancerConfigStatus,
+    observed: Option<&Observed>,
+    cluster_id: &str,
+) -> Plan {
+    let mut plan = Plan::default();
+    let Some(obs) = observed else { return plan };
+    let lb_id = obs.lb.id.as_str();
+    let ours = |id: &str| {
+        status
+            .created_listeners
+            .iter()
+            .any(|r| r.id == id && !r.adopted)
+    };
+    let foreign_listener = obs.listeners.iter().any(|l| !ours(&l.id));
+    let provenance_ok = obs
+        .lb
+        .tags
+        .get(tags::CREATED_BY_CLUSTER)
+        .is_none_or(|v| v == cluster_id);
+    if status.created_load_balancer_id.as_deref() == Some(lb_id)
+        && status.adopted_load_balancer_id.as_deref() != Some(lb_id)
+        && provenance_ok
+        && !foreign_listener
+    {
+        plan.ops.push(CloudOp::DeleteLoadBalancer {
+            lb_id: lb_id.to_owned(),
+        });
+        return plan;
+    }
+    for r in &status.created_listeners {
+        let Some(have) = obs.listeners.iter().find(|l| l.id == r.id) else {
+            continue;
+        };
+        if r.adopted {
+            let mut request = restore_request(have);
+            request
+                .default_pool_id
+                .clone_from(&r.original_default_pool_id);
+            plan.ops.push(CloudOp::UpdateListener {
+                listener_id: r.id.clone(),
+                default_pool: r.original_default_pool_id.clone().map(PoolRef::Id),
+                request,
+                release: true,
+            });
+        } else {
+            plan.ops.push(CloudOp::DeleteListener {
+                listener_id: r.id.clone(),
+            });
+        }
+    }
+    for r in &status.created_pools {
+        let Some(have) = obs.pools.iter().find(|p| p.id == r.id) else {
+            continue;
+        };
+        if r.adopted {
+            let rest: Vec<PoolMember> = have
+                .members
+                .iter()
+                .filter(|m| !r.created_members.iter().any(|c| c.key() == m.key()))
+                .cloned()
+                .collect();
+            if rest.len() != have.members.len() {
+                plan.ops.push(CloudOp::ReplaceMembers {
+                    pool_id: r.id.clone(),
+                    members: sorted(rest),
+                    owned: Vec::new(),
+                });
+            }
+        } else {
+            plan.ops.push(CloudOp::DeletePool {
+                pool_id: r.id.clone(),
+            });
+        }
+    }
+    let rest = tags::unmerge(&obs.lb.tags, &status.created_tags, cluster_id);
+    if rest != obs.lb.tags {
+        plan.ops.push(CloudOp::PutTags {
+            tags: rest,
+            created: BTreeMap::new(),
+        });
+    }
+    plan
+}
+
+/// Applies a claim to the status records.
+pub fn record_claim(status: &mut LoadBalancerConfigStatus, claim: &Claim) {
+    match claim {
+        Claim::Pool(p) => {
+            status.created_pools.retain(|r| r.id != p.id);
+            status.created_pools.push(p.clone());
+        }
+        Claim::Listener(l) => {
+            status.created_listeners.retain(|r| r.id != l.id);
+            status.created_listeners.push(l.clone());
+        }
+        Claim::ForgetPool(id) => status.created_pools.retain(|r| &r.id != id),
+        Claim::ForgetListener(id) => status.created_listeners.retain(|r| &r.id != id),
+        Claim::Tags(t) => status.created_tags.clone_from(t),
+    }
+}
+
+/// Records a completed operation in the status.
+pub fn record_op(status: &mut LoadBalancerConfigStatus, op: &CloudOp, ids: &OpIds) {
+    let id = ids.id.clone().unwrap_or_default();
+    match op {
+        CloudOp::CreateLoadBalancer { request } => {
+            status.load_balancer_id = Some(id.clone());
+            status.created_load_balancer_id = Some(id);
+            status.created_tags.clone_from(&request.tags);
+            if let (Some(l), Some(lid)) = (&request.listener, &ids.listener_id) {
+                status.created_listeners.retain(|r| &r.id != lid);
+                status.created_listeners.push(CreatedListener {
+                    id: lid.clone(),
+                    port: l.port,
+                    ..CreatedListener::default()
+                });
+            }
+            if let (Some(p), Some(pid)) = (&request.pool, &ids.pool_id) {
+                status.created_pools.retain(|r| &r.id != pid);
+                status.created_pools.push(CreatedPool {
+                    id: pid.clone(),
+                    name: p.name.clone(),
+                    created_members: p.members.clone(),
+                    adopted: false,
+                });
+            }
+        }
+        CloudOp::CreatePool { request } => {
+            status.created_pools.retain(|r| r.id != id);
+            status.created_pools.push(CreatedPool {
+                id,
+                name: request.name.clone(),
+                created_members: request.members.clone(),
+                adopted: false,
+            });
+        }
+        CloudOp::ReplaceMembers { pool_id, owned, .. } => {
+            if let Some(r) = status.created_pools.iter_mut().find(|r| &r.id == pool_id) {
+                r.created_members.clone_from(owned);
+            }
+        }
+        CloudOp::CreateListener { request, .. } => {
+            status.created_listeners.retain(|r| r.id != id);
+            status.created_listeners.push(CreatedListener {
+                id,
+                port: request.port,
+                ..CreatedListener::default()
+            });
+        }
+        CloudOp::UpdateListener {
+            listener_id,
+            release: true,
+            ..
+        }
+        | CloudOp::DeleteListener { listener_id } => {
+            status.created_listeners.retain(|r| &r.id != listener_id);
+        }
+        CloudOp::DeletePool { pool_id } => status.created_pools.retain(|r| &r.id != pool_id),
+        CloudOp::PutTags { created, .. } => status.created_tags.clone_from(created),
+        CloudOp::DeleteLoadBalancer { lb_id } => {
+            if status.load_balancer_id.as_deref() == Some(lb_id) {
+                status.load_balancer_id = None;
+                status.address = None;
+            }
+            if status.created_load_balancer_id.as_deref() == Some(lb_id) {
+                status.created_load_balancer_id = None;
+            }
+            status.created_listeners.clear();
+            status.created_pools.clear();
+            status.created_tags.clear();
+        }
+        CloudOp::ResizeLoadBalancer { .. }
+        | CloudOp::UpdatePool { .. }
+        | CloudOp::UpdateListener { .. } => {}
+    }
+}
+
+/// Applies a plan to a cloud state and a status as the cloud would (ids made from `seed`):
+/// the reference semantics of the operations, used by tests and emulators.
+pub fn simulate(
+    observed: Option<Observed>,
+    status: &mut LoadBalancerConfigStatus,
+    plan: &Plan,
+    seed: &mut u64,
+) -> Option<Observed> {
+    let mut next = |kind: &str| {
+        *seed += 1;
+        format!("{kind}-{seed}")
+    };
+    for c in &plan.claims {
+        record_claim(status, c);
+    }
+    let mut obs = observed;
+    for op in &plan.ops {
+        let mut ids = OpIds::default();
+        if let CloudOp::CreateLoadBalancer { request } = op {
+            {
+                let lb_id = next("lb");
+                let mut o = Observed {
+                    lb: LoadBalancer {
+                        id: lb_id.clone(),
+                        name: request.name.clone(),
+                        package_id: request.package_id.clone().unwrap_or_default(),
+                        scheme: request.scheme,
+                        lb_type: request.lb_type,
+                        tags: request.tags.clone(),
+                        display_status: "ACTIVE".into(),
+                        progress_status: "CREATED".into(),
+                        ..LoadBalancer::default()
+                    },
+                    ..Observed::default()
+                };
+                ids.id = Some(lb_id);
+                if let Some(p) = &request.pool {
+                    let pid = next("pool");
+                    o.pools.push(pool_from(&pid, p));
+                    ids.pool_id = Some(pid);
+                }
+                if let Some(l) = &request.listener {
+                    let lid = next("listener");
+                    let mut req = l.clone();
+                    req.default_pool_id.clone_from(&ids.pool_id);
+                    o.listeners.push(listener_from(&lid, &req));
+                    ids.listener_id = Some(lid);
+                }
+                obs = Some(o);
+            }
+        } else {
+            {
+                let Some(o) = obs.as_mut() else { continue };
+                match op {
+                    CloudOp::ResizeLoadBalancer { package_id, .. } => {
+                        o.lb.package_id.clone_from(package_id);
+                    }
+                    CloudOp::CreatePool { request } => {
+                        let pid = next("pool");
+                        o.pools.push(pool_from(&pid, request));
+                        ids.id = Some(pid);
+                    }
+                    CloudOp::UpdatePool { pool_id, request } => {
+                        if let Some(p) = o.pools.iter_mut().find(|p| &p.id == pool_id) {
+                            let members = std::mem::take(&mut p.members);
+                            *p = pool_from(pool_id, request);
+                            p.members = members;
+                        }
+                    }
+                    CloudOp::ReplaceMembers {
+                        pool_id, members, ..
+                    } => {
+                        if let Some(p) = o.pools.iter_mut().find(|p| &p.id == pool_id) {
+                            p.members.clone_from(members);
+                        }
+                    }
+                    CloudOp::CreateListener {
+                        request,
+                        default_pool,
+                    } => {
+                        let lid = next("listener");
+                        let mut req = request.clone();
+                        req.default_pool_id = resolve(o, default_pool.as_ref());
+                        o.listeners.push(listener_from(&lid, &req));
+                        ids.id = Some(lid);
+                    }
+                    CloudOp::UpdateListener {
+                        listener_id,
+                        request,
+                        default_pool,
+                        ..
+                    } => {
+                        let mut req = request.clone();
+                        req.default_pool_id = resolve(o, default_pool.as_ref());
+                        if let Some(l) = o.listeners.iter_mut().find(|l| &l.id == listener_id) {
+                            let name = l.name.clone();
+                            *l = listener_from(listener_id, &req);
+                            l.name = name;
+                        }
+                    }
+                    CloudOp::DeleteListener { listener_id } => {
+                        o.listeners.retain(|l| &l.id != listener_id);
+                    }
+                    CloudOp::DeletePool { pool_id } => o.pools.retain(|p| &p.id != pool_id),
+                    CloudOp::PutTags { tags, .. } => o.lb.tags.clone_from(tags),
+                    CloudOp::DeleteLoadBalancer { .. } => obs = None,
+                    CloudOp::CreateLoadBalancer { .. } => {}
+                }
+            }
+        }
+        record_op(status, op, &ids);
+    }
+    obs
+}
+
+/// Resolves a pool reference against the observed pools.
+pub fn resolve(o: &Observed, r: Option<&PoolRef>) -> Option<String> {
+    match r? {
+        PoolRef::Id(id) => Some(id.clone()),
+        PoolRef::Name(n) => o.pools.iter().find(|p| &p.name == n).map(|p| p.id.clone()),
+    }
+}
+
+fn pool_from(id: &str, r: &PoolRequest) -> Pool {
+    Pool {
+        id: id.to_owned(),
+        name: r.name.clone(),
+        protocol: Some(r.protocol),
+        algorithm: r.algorithm,
+        stickiness: r.stickiness,
+        tls_encryption: r.tls_encryption,
+        health_monitor: r.health_monitor.clone(),
+        members: r.members.clone(),
+    }
+}
+
+fn listener_from(id: &str, r: &ListenerRequest) -> Listener {
+    Listener {
+        id: id.to_owned(),
+        name: r.name.clone(),
+        protocol: Some(r.protocol),
+        port: r.port,
+        allowed_cidrs: r.allowed_cidrs.clone(),
+        timeout_client: r.timeout_client,
+        timeout_member: r.timeout_member,
+        timeout_connection: r.timeout_connection,
+        default_pool_id: r.default_pool_id.clone(),
+        certificate_authorities: r.certificate_authorities.clone(),
+        default_certificate_authority: r.default_certificate_authority.clone(),
+        client_certificate: r.client_certificate.clone(),
+        insert_headers: r.insert_headers.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

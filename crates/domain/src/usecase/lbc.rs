@@ -1,0 +1,539 @@
+//! Reconcile and finalize a LoadBalancerConfig: observe → plan → execute through the
+//! `LoadBalancerApi` → status records through the batch (partial progress recorded even on
+//! error).
+
+use std::collections::BTreeMap;
+
+use super::{Config, Deps, LBC_FINALIZER};
+use crate::error::{CloudError, DomainError};
+use crate::model::condition::{self, REASON_FAILED, REASON_PORT_CONFLICT, REASON_SUCCESS};
+use crate::model::{
+    LoadBalancer, LoadBalancerConfigStatus, LoadBalancerConfigView, ObjectKind, ObjectRef,
+    RetiringLoadBalancer,
+};
+use crate::planner::{self, CloudOp, Observed, OpIds, Plan, PoolRef};
+use crate::tags;
+
+fn object_ref(lbc: &LoadBalancerConfigView) -> ObjectRef {
+    ObjectRef {
+        kind: ObjectKind::LoadBalancerConfig,
+        key: lbc.meta.key.clone(),
+        uid: Some(lbc.meta.uid.clone()),
+    }
+}
+
+/// Whether two LBCs point at the same load balancer.
+fn same_lb(a: &LoadBalancerConfigView, b: &LoadBalancerConfigView) -> bool {
+    let id = |v: &LoadBalancerConfigView| {
+        v.spec
+            .load_balancer_id
+            .clone()
+            .or_else(|| v.status.load_balancer_id.clone())
+    };
+    match (id(a), id(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => {
+            !a.spec.load_balancer_name.is_empty()
+                && a.spec.load_balancer_name == b.spec.load_balancer_name
+        }
+    }
+}
+
+/// Key under which deployments to one load balancer are serialised by the caller: the
+/// load balancer id when known, else its name.
+pub fn serialization_key(lbc: &LoadBalancerConfigView) -> String {
+    lbc.spec
+        .load_balancer_id
+        .clone()
+        .or_else(|| lbc.status.load_balancer_id.clone())
+        .unwrap_or_else(|| format!("name:{}", lbc.spec.load_balancer_name))
+}
+
+/// The first port of `lbc` that an earlier LBC on the same load balancer claims with
+/// another protocol.
+pub fn port_conflict(
+    lbc: &LoadBalancerConfigView,
+    all: &[LoadBalancerConfigView],
+) -> Option<String> {
+    let earlier = |o: &LoadBalancerConfigView| {
+        (o.meta.created, &o.meta.key) < (lbc.meta.created, &lbc.meta.key)
+    };
+    for other in all
+        .iter()
+        .filter(|o| o.meta.key != lbc.meta.key && !o.meta.deleting && earlier(o) && same_lb(lbc, o))
+    {
+        for mine in &lbc.spec.listeners {
+            if let Some(theirs) = other
+                .spec
+                .listeners
+                .iter()
+                .find(|l| l.protocol_port == mine.protocol_port && l.protocol != mine.protocol)
+            {
+                return Some(format!(
+                    "port {} is claimed with protocol {} by {} (this one asks {})",
+                    mine.protocol_port,
+                    theirs.protocol.as_str(),
+                    other.meta.key,
+                    mine.protocol.as_str()
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Which load balancer the LBC uses, and how it got it.
+enum Found {
+    /// None yet: create one.
+    Missing,
+    /// Found, with whether this cluster created it.
+    Existing(Box<LoadBalancer>, bool),
+}
+
+async fn find_lb(
+    deps: &Deps,
+    cfg: &Config,
+    lbc: &LoadBalancerConfigView,
+) -> Result<Found, DomainError> {
+    let st = &lbc.status;
+    if let Some(id) = &lbc.spec.load_balancer_id {
+        return match deps.lb.get_load_balancer(id).await {
+            Ok(lb) => {
+                let created = st.created_load_balancer_id.as_ref() == Some(id);
+                Ok(Found::Existing(Box::new(lb), created))
+            }
+            Err(CloudError::NotFound { .. }) => Err(DomainError::Invalid(format!(
+                "load balancer {id} of the load-balancer-id annotation does not exist"
+            ))),
+            Err(e) => Err(e.into()),
+        };
+    }
+    if let Some(id) = &st.load_balancer_id {
+        match deps.lb.get_load_balancer(id).await {
+            Ok(lb) => {
+                return Ok(Found::Existing(
+                    Box::new(lb),
+                    st.created_load_balancer_id.as_ref() == Some(id),
+                ));
+            }
+            Err(CloudError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if lbc.spec.load_balancer_name.is_empty() {
+        return Ok(Found::Missing);
+    }
+    match deps
+        .lb
+        .find_load_balancer_by_name(&lbc.spec.load_balancer_name)
+        .await?
+    {
+        Some(lb) => {
+            let tags = deps.lb.get_tags(&lb.id).await?;
+            let created = tags::created_by(&tags, &cfg.cluster_id);
+            Ok(Found::Existing(
+                Box::new(LoadBalancer { tags, ..lb }),
+                created,
+            ))
+        }
+        None => Ok(Found::Missing),
+    }
+}
+
+async fn observe(deps: &Deps, lb: LoadBalancer) -> Result<Observed, DomainError> {
+    let listeners = deps.lb.list_listeners(&lb.id).await?;
+    let pools = deps.lb.list_pools(&lb.id).await?;
+    let tags = deps.lb.get_tags(&lb.id).await?;
+    Ok(Observed {
+        lb: LoadBalancer { tags, ..lb },
+        listeners,
+        pools,
+    })
+}
+
+/// Runs one operation; returns the ids the cloud gave.
+async fn execute(
+    deps: &Deps,
+    lb_id: &mut Option<String>,
+    op: &CloudOp,
+    pools_by_name: &BTreeMap<String, String>,
+) -> Result<OpIds, CloudError> {
+    let mut ids = OpIds::default();
+    let resolve = |r: Option<&PoolRef>| -> Option<String> {
+        match r? {
+            PoolRef::Id(id) => Some(id.clone()),
+            PoolRef::Name(n) => pools_by_name.get(n).cloned(),
+        }
+    };
+    if let CloudOp::CreateLoadBalancer { request } = op {
+        let id = deps.lb.create_load_balancer(request).await?;
+        if let Some(l) = &request.listener {
+            ids.listener_id = deps
+                .lb
+                .list_listeners(&id)
+                .await?
+                .into_iter()
+                .find(|x| x.port == l.port)
+                .map(|x| x.id);
+        }
+        if let Some(p) = &request.pool {
+            ids.pool_id = deps
+                .lb
+                .list_pools(&id)
+                .await?
+                .into_iter()
+                .find(|x| x.name == p.name)
+                .map(|x| x.id);
+        }
+        *lb_id = Some(id.clone());
+        ids.id = Some(id);
+        return Ok(ids);
+    }
+    let lb = lb_id.clone().unwrap_or_default();
+    match op {
+        CloudOp::ResizeLoadBalancer { package_id, .. } => {
+            deps.lb.resize_load_balancer(&lb, package_id).await?;
+        }
+        CloudOp::CreatePool { request } => ids.id = Some(deps.lb.create_pool(&lb, request).await?),
+        CloudOp::UpdatePool { pool_id, request } => {
+            deps.lb.update_pool(&lb, pool_id, request).await?;
+        }
+        CloudOp::ReplaceMembers {
+            pool_id, members, ..
+        } => deps.lb.put_members(&lb, pool_id, members).await?,
+        CloudOp::CreateListener {
+            request,
+            default_pool,
+        } => {
+            let mut request = request.clone();
+            request.default_pool_id = resolve(default_pool.as_ref());
+            ids.id = Some(deps.lb.create_listener(&lb, &request).await?);
+        }
+        CloudOp::UpdateListener {
+            listener_id,
+            request,
+            default_pool,
+            ..
+        } => {
+            let mut request = request.clone();
+            request.default_pool_id = resolve(default_pool.as_ref());
+            deps.lb.update_listener(&lb, listener_id, &request).await?;
+        }
+        CloudOp::DeleteListener { listener_id } => {
+            ok_if_gone(deps.lb.delete_listener(&lb, listener_id).await)?;
+        }
+        CloudOp::DeletePool { pool_id } => ok_if_gone(deps.lb.delete_pool(&lb, pool_id).await)?,
+        CloudOp::PutTags { tags, .. } => deps.lb.put_tags(&lb, tags).await?,
+        CloudOp::DeleteLoadBalancer { lb_id } => {
+            ok_if_gone(deps.lb.delete_load_balancer(lb_id).await)?;
+        }
+        CloudOp::CreateLoadBalancer { .. } => {}
+    }
+    Ok(ids)
+}
+
+fn ok_if_gone(r: Result<(), CloudError>) -> Result<(), CloudError> {
+    match r {
+        Err(CloudError::NotFound { .. }) => Ok(()),
+        other => other,
+    }
+}
+
+/// Executes a plan, recording each completed step in `status`; stops at the first error.
+async fn run(
+    deps: &Deps,
+    plan: &Plan,
+    lb_id: &mut Option<String>,
+    observed: Option<&Observed>,
+    status: &mut LoadBalancerConfigStatus,
+) -> Result<(), CloudError> {
+    for c in &plan.claims {
+        planner::record_claim(status, c);
+    }
+    let mut pools_by_name: BTreeMap<String, String> = observed
+        .map(|o| {
+            o.pools
+                .iter()
+                .map(|p| (p.name.clone(), p.id.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for op in &plan.ops {
+        let ids = execute(deps, lb_id, op, &pools_by_name).await?;
+        planner::record_op(status, op, &ids);
+        if let (CloudOp::CreatePool { request }, Some(id)) = (op, &ids.id) {
+            pools_by_name.insert(request.name.clone(), id.clone());
+        }
+        if let (CloudOp::CreateLoadBalancer { request }, Some(id)) = (op, &ids.pool_id)
+            && let Some(p) = &request.pool
+        {
+            pools_by_name.insert(p.name.clone(), id.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Queues `status` as the LBC's new status when it differs from `old` (the reconcile time
+/// only moves when something else changed, so a no-op reconcile writes nothing).
+fn queue_status(deps: &Deps, lbc: &LoadBalancerConfigView, mut status: LoadBalancerConfigStatus) {
+    status.last_reconcile_time = lbc.status.last_reconcile_time;
+    if status == lbc.status {
+        return;
+    }
+    status.last_reconcile_time = Some(deps.clock.now());
+    deps.batch.queue_lbc_status(
+        &lbc.meta.key,
+        Box::new(move |s| {
+            if *s == status {
+                return false;
+            }
+            *s = status.clone();
+            true
+        }),
+    );
+}
+
+/// Reconciles an LBC (finalizes it when it is being deleted).
+pub async fn reconcile_lbc(
+    deps: &Deps,
+    cfg: &Config,
+    lbc: &LoadBalancerConfigView,
+) -> Result<(), DomainError> {
+    if lbc.meta.deleting {
+        return finalize_lbc(deps, cfg, lbc).await;
+    }
+    if !lbc.meta.finalizers.iter().any(|f| f == LBC_FINALIZER) {
+        deps.writer
+            .add_finalizer(&object_ref(lbc), LBC_FINALIZER)
+            .await?;
+    }
+    let generation = lbc.meta.generation;
+    let mut status = lbc.status.clone();
+    status.observed_generation = Some(generation);
+
+    let all = deps.reader.list_lbcs().await?;
+    if let Some(reason) = port_conflict(lbc, &all) {
+        deps.warn(&object_ref(lbc), REASON_PORT_CONFLICT, reason.clone())
+            .await;
+        condition::set_condition(
+            &mut status.conditions,
+            deps.ready(false, REASON_PORT_CONFLICT, reason.clone(), generation),
+        );
+        status.last_reconcile_message.clone_from(&reason);
+        queue_status(deps, lbc, status);
+        return Err(DomainError::Conflict(reason));
+    }
+
+    let result = converge(deps, cfg, lbc, &mut status).await;
+    let (ok, reason, message) = match &result {
+        Ok(conflicts) if conflicts.is_empty() => {
+            (true, REASON_SUCCESS, "load balancer converged".to_owned())
+        }
+        Ok(conflicts) => (false, REASON_PORT_CONFLICT, conflicts.join("; ")),
+        Err(e) => (false, REASON_FAILED, e.to_string()),
+    };
+    if !ok {
+        deps.warn(&object_ref(lbc), reason, message.clone()).await;
+    }
+    condition::set_condition(
+        &mut status.conditions,
+        deps.ready(ok, reason, message.clone(), generation),
+    );
+    status.last_reconcile_message = message.clone();
+    queue_status(deps, lbc, status);
+    match result {
+        Ok(c) if c.is_empty() => Ok(()),
+        Ok(_) => Err(DomainError::Conflict(message)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Observe, plan, execute; returns the listener conflicts of the plan.
+async fn converge(
+    deps: &Deps,
+    cfg: &Config,
+    lbc: &LoadBalancerConfigView,
+    status: &mut LoadBalancerConfigStatus,
+) -> Result<Vec<String>, DomainError> {
+    let observed = match find_lb(deps, cfg, lbc).await? {
+        Found::Missing => {
+            if status.load_balancer_id.is_some() {
+                // Gone out of band: forget it and create a new one.
+                status.load_balancer_id = None;
+                status.created_load_balancer_id = None;
+                status.created_listeners.clear();
+                status.created_pools.clear();
+                status.created_tags.clear();
+            }
+            None
+        }
+        Found::Existing(lb, created) => {
+            if !lb.is_ready() {
+                return Err(DomainError::NotReady(format!(
+                    "load balancer {} is {}/{}",
+                    lb.id, lb.display_status, lb.progress_status
+                )));
+            }
+            if let Some(old) = status.load_balancer_id.clone()
+                && old != lb.id
+            {
+                // Migration: keep serving from the old one until the new one is deployed.
+                status.retiring_load_balancer = Some(RetiringLoadBalancer {
+                    id: old,
+                    created_listeners: std::mem::take(&mut status.created_listeners),
+                    created_pools: std::mem::take(&mut status.created_pools),
+                    created_tags: std::mem::take(&mut status.created_tags),
+                });
+                status.created_load_balancer_id = None;
+            }
+            status.load_balancer_id = Some(lb.id.clone());
+            if created {
+                status.created_load_balancer_id = Some(lb.id.clone());
+            } else if status.created_load_balancer_id.as_ref() != Some(&lb.id) {
+                status.adopted_load_balancer_id = Some(lb.id.clone());
+            }
+            Some(observe(deps, *lb).await?)
+        }
+    };
+    let plan = planner::plan(&lbc.spec, status, observed.as_ref(), &cfg.cluster_id);
+    let mut lb_id = observed.as_ref().map(|o| o.lb.id.clone());
+    run(deps, &plan, &mut lb_id, observed.as_ref(), status).await?;
+    if let Some(id) = lb_id {
+        let lb = if plan.ops.is_empty() {
+            observed.map(|o| o.lb)
+        } else {
+            None
+        };
+        let lb = match lb {
+            Some(lb) => lb,
+            None => deps.lb.get_load_balancer(&id).await?,
+        };
+        status.address.clone_from(&lb.address);
+        status.load_balancer_name = Some(lb.name);
+        status.lb_type = Some(lb.lb_type);
+        status.subnet_id = Some(lb.subnet_id).filter(|s| !s.is_empty());
+        status.zone_id = Some(lb.zone_id).filter(|s| !s.is_empty());
+    }
+    if plan.conflicts.is_empty() && status.retiring_load_balancer.is_some() {
+        teardown_retiring(deps, cfg, status).await?;
+    }
+    if !plan.ops.is_empty() {
+        deps.normal(
+            &object_ref(lbc),
+            "Deployed",
+            format!("{} cloud operations applied", plan.ops.len()),
+        )
+        .await;
+    }
+    Ok(plan.conflicts)
+}
+
+/// Finalizes an LBC: tears down only what it created (already gone is success), then
+/// removes its finalizer.
+pub async fn finalize_lbc(
+    deps: &Deps,
+    cfg: &Config,
+    lbc: &LoadBalancerConfigView,
+) -> Result<(), DomainError> {
+    let mut status = lbc.status.clone();
+    // Another LBC still using the load balancer keeps the cluster tags on it.
+    let all = deps.reader.list_lbcs().await?;
+    if all
+        .iter()
+        .any(|o| o.meta.key != lbc.meta.key && !o.meta.deleting && same_lb(lbc, o))
+    {
+        status.created_tags.clear();
+    }
+    let result = teardown(deps, cfg, &mut status).await;
+    if let Err(e) = result {
+        condition::set_condition(
+            &mut status.conditions,
+            deps.ready(false, REASON_FAILED, e.to_string(), lbc.meta.generation),
+        );
+        queue_status(deps, lbc, status);
+        return Err(e);
+    }
+    queue_status(deps, lbc, status);
+    deps.writer
+        .remove_finalizer(&object_ref(lbc), LBC_FINALIZER)
+        .await?;
+    Ok(())
+}
+
+/// Tears down what `records` say this LBC created on load balancer `id`; `records` is
+/// updated with the progress. Already gone is success.
+async fn teardown_one(
+    deps: &Deps,
+    cfg: &Config,
+    id: &str,
+    records: &mut LoadBalancerConfigStatus,
+) -> Result<(), DomainError> {
+    let lb = match deps.lb.get_load_balancer(id).await {
+        Ok(lb) => lb,
+        Err(CloudError::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let observed = observe(deps, lb).await?;
+    let plan = planner::plan_teardown(records, Some(&observed), &cfg.cluster_id);
+    let mut lb_id = Some(id.to_owned());
+    run(deps, &plan, &mut lb_id, Some(&observed), records).await?;
+    Ok(())
+}
+
+/// Tears down the load balancer a migration left behind, from its snapshot. Its own
+/// provenance tag (the durable record) says whether this cluster created it.
+async fn teardown_retiring(
+    deps: &Deps,
+    cfg: &Config,
+    status: &mut LoadBalancerConfigStatus,
+) -> Result<(), DomainError> {
+    let Some(r) = status.retiring_load_balancer.clone() else {
+        return Ok(());
+    };
+    let created = match deps.lb.get_tags(&r.id).await {
+        Ok(t) => tags::created_by(&t, &cfg.cluster_id),
+        Err(CloudError::NotFound { .. }) => {
+            status.retiring_load_balancer = None;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut records = LoadBalancerConfigStatus {
+        load_balancer_id: Some(r.id.clone()),
+        created_load_balancer_id: created.then(|| r.id.clone()),
+        created_listeners: r.created_listeners,
+        created_pools: r.created_pools,
+        created_tags: r.created_tags,
+        ..LoadBalancerConfigStatus::default()
+    };
+    let outcome = teardown_one(deps, cfg, &r.id, &mut records).await;
+    status.retiring_load_balancer = if outcome.is_ok() {
+        None
+    } else {
+        Some(RetiringLoadBalancer {
+            id: r.id,
+            created_listeners: records.created_listeners,
+            created_pools: records.created_pools,
+            created_tags: records.created_tags,
+        })
+    };
+    outcome
+}
+
+async fn teardown(
+    deps: &Deps,
+    cfg: &Config,
+    status: &mut LoadBalancerConfigStatus,
+) -> Result<(), DomainError> {
+    if let Some(id) = status.load_balancer_id.clone() {
+        teardown_one(deps, cfg, &id, status).await?;
+    }
+    teardown_retiring(deps, cfg, status).await?;
+    status.load_balancer_id = None;
+    status.created_load_balancer_id = None;
+    status.address = None;
+    status.created_listeners.clear();
+    status.created_pools.clear();
+    status.created_tags.clear();
+    Ok(())
+}

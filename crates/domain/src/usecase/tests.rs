@@ -1,0 +1,1249 @@
+//! Use-case tests with the mockall mocks: success paths and each error class.
+#![allow(clippy::default_trait_access)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::lbc::{finalize_lbc, reconcile_lbc};
+use super::nsg::{finalize_nsg, reconcile_nsg};
+use super::service::{ServiceOutcome, reconcile_service};
+use super::*;
+use crate::error::{CloudError, ClusterError, DomainError, QUOTA_RETRY, Retry};
+use crate::model::*;
+use crate::planner;
+use crate::ports::*;
+
+const CLUSTER: &str = "k8s-cluster1";
+
+fn cfg() -> Config {
+    Config {
+        cluster_id: CLUSTER.into(),
+        vpc_id: "net-1".into(),
+        load_balancer_class: None,
+    }
+}
+
+/// Captured side effects.
+#[derive(Default, Clone)]
+struct Seen {
+    events: Arc<Mutex<Vec<Event>>>,
+    lbc_status: Arc<Mutex<Option<LoadBalancerConfigStatus>>>,
+    nsg_status: Arc<Mutex<Option<NodeSecurityGroupStatus>>>,
+    svc_status: Arc<Mutex<Option<ServiceStatusView>>>,
+}
+
+struct Mocks {
+    lb: MockLoadBalancerApi,
+    net: MockNetworkApi,
+    reader: MockClusterReader,
+    writer: MockObjectWriter,
+    seen: Seen,
+    lbc_base: LoadBalancerConfigStatus,
+    nsg_base: NodeSecurityGroupStatus,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        Self {
+            lb: MockLoadBalancerApi::new(),
+            net: MockNetworkApi::new(),
+            reader: MockClusterReader::new(),
+            writer: MockObjectWriter::new(),
+            seen: Seen::default(),
+            lbc_base: LoadBalancerConfigStatus::default(),
+            nsg_base: NodeSecurityGroupStatus::default(),
+        }
+    }
+
+    fn deps(self) -> (Deps, Seen) {
+        let seen = self.seen.clone();
+        let mut batch = MockBatch::new();
+        let (s, base) = (seen.lbc_status.clone(), self.lbc_base.clone());
+        batch.expect_queue_lbc_status().returning(move |_, mut m| {
+            let mut g = s.lock().unwrap();
+            let mut st = g.clone().unwrap_or_else(|| base.clone());
+            m(&mut st);
+            *g = Some(st);
+        });
+        let (s, base) = (seen.nsg_status.clone(), self.nsg_base.clone());
+        batch.expect_queue_nsg_status().returning(move |_, mut m| {
+            let mut g = s.lock().unwrap();
+            let mut st = g.clone().unwrap_or_else(|| base.clone());
+            m(&mut st);
+            *g = Some(st);
+        });
+        let s = seen.svc_status.clone();
+        batch
+            .expect_queue_service_status()
+            .returning(move |_, mut m| {
+                let mut g = s.lock().unwrap();
+                let mut st = g.clone().unwrap_or_default();
+                m(&mut st);
+                *g = Some(st);
+            });
+        let mut events = MockEventSink::new();
+        let e = seen.events.clone();
+        events
+            .expect_publish()
+            .returning(move |_, ev| e.lock().unwrap().push(ev.clone()));
+        let mut clock = MockClock::new();
+        clock
+            .expect_now()
+            .returning(|| jiff::Timestamp::from_second(1_700_000_000).unwrap());
+        let deps = Deps {
+            lb: Arc::new(self.lb),
+            net: Arc::new(self.net),
+            reader: Arc::new(self.reader),
+            writer: Arc::new(self.writer),
+            batch: Arc::new(batch),
+            events: Arc::new(events),
+            clock: Arc::new(clock),
+        };
+        (deps, seen)
+    }
+}
+
+fn node(name: &str, ip: &str) -> NodeView {
+    NodeView {
+        name: name.into(),
+        ready: true,
+        internal_ip: Some(ip.into()),
+        provider_id: Some(format!("vngcloud://ins-{name}")),
+        ..NodeView::default()
+    }
+}
+
+fn service(annotations: &[(&str, &str)]) -> ServiceView {
+    ServiceView {
+        namespace: "default".into(),
+        name: "web".into(),
+        uid: "uid-1".into(),
+        annotations: annotations
+            .iter()
+            .map(|(k, v)| (format!("vks.vngcloud.vn/{k}"), (*v).to_owned()))
+            .collect(),
+        service_type: "LoadBalancer".into(),
+        ports: vec![
+            ServicePortView {
+                name: "http".into(),
+                protocol: PortProtocol::Tcp,
+                port: 80,
+                node_port: 31080,
+            },
+            ServicePortView {
+                name: "dns".into(),
+                protocol: PortProtocol::Udp,
+                port: 53,
+                node_port: 31053,
+            },
+        ],
+        generation: 1,
+        ..ServiceView::default()
+    }
+}
+
+fn server(id: &str, groups: &[&str]) -> Server {
+    Server {
+        id: id.into(),
+        name: id.into(),
+        zone_id: Some("HCM03-1A".into()),
+        interfaces: vec![ServerInterface {
+            network_id: "net-1".into(),
+            subnet_id: "sub-1".into(),
+            fixed_ip: "10.0.0.1".into(),
+            internal: true,
+        }],
+        security_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    }
+}
+
+fn expect_placement(m: &mut Mocks) {
+    m.net
+        .expect_get_server()
+        .returning(|id| Ok(server(id, &[])));
+    m.net.expect_get_subnet().returning(|net, sub| {
+        Ok(Subnet {
+            id: sub.into(),
+            network_id: net.into(),
+            cidr: "10.0.0.0/24".parse().unwrap(),
+            zone_id: None,
+        })
+    });
+}
+
+// ---------------------------------------------------------------- Service
+
+#[tokio::test]
+async fn service_applies_lbc_and_nsg_and_copies_the_address() {
+    let mut m = Mocks::new();
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("b", "10.0.0.2"), node("a", "10.0.0.1")]));
+    expect_placement(&mut m);
+    m.writer
+        .expect_add_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let applied = Arc::new(Mutex::new(None));
+    let a = applied.clone();
+    m.writer
+        .expect_apply_lbc()
+        .times(1)
+        .returning(move |meta, spec| {
+            assert_eq!(meta.finalizers, vec![LBC_FINALIZER.to_owned()]);
+            assert_eq!(meta.labels[OWNER_UID_LABEL], "uid-1");
+            *a.lock().unwrap() = Some(spec.clone());
+            Ok(())
+        });
+    m.writer.expect_apply_nsg().times(1).returning(|_, spec| {
+        let g = spec.managed_security_group.as_ref().unwrap();
+        assert!(
+            g.rules
+                .iter()
+                .any(|r| r.from_port == 31080 && r.cidr == "10.0.0.0/24")
+        );
+        assert!(
+            g.rules.iter().any(|r| r.protocol == RuleProtocol::Icmp),
+            "ICMP for PING-UDP"
+        );
+        Ok(())
+    });
+    m.reader.expect_get_lbc().returning(|_| {
+        Ok(Some(LoadBalancerConfigView {
+            status: LoadBalancerConfigStatus {
+                address: Some("203.0.113.7".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }))
+    });
+    let (deps, seen) = m.deps();
+    let out = reconcile_service(&deps, &cfg(), &service(&[]))
+        .await
+        .unwrap();
+    assert_eq!(out, ServiceOutcome::Applied);
+    let spec = applied.lock().unwrap().clone().unwrap();
+    assert_eq!(spec.listeners.len(), 2);
+    assert_eq!(spec.pools.len(), 2);
+    assert_eq!(spec.subnet_id, "sub-1");
+    assert!(
+        spec.load_balancer_name
+            .starts_with("vks_k8s-cluste_default_web_")
+    );
+    let tcp = spec
+        .pools
+        .iter()
+        .find(|p| p.protocol == PoolProtocol::Tcp)
+        .unwrap();
+    assert_eq!(tcp.members.len(), 2);
+    assert_eq!(tcp.members[0].ip, "10.0.0.1");
+    assert_eq!(spec.tags[crate::tags::CLUSTER_IDS], CLUSTER);
+    let status = seen.svc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(status.ingress[0].ip.as_deref(), Some("203.0.113.7"));
+}
+
+#[tokio::test]
+async fn invalid_annotations_warn_set_ready_false_and_leave_the_lb_untouched() {
+    let mut m = Mocks::new();
+    // No writer or cloud expectation: any call would fail the test.
+    m.reader
+        .expect_get_lbc()
+        .returning(|_| Ok(Some(LoadBalancerConfigView::default())));
+    let (deps, seen) = m.deps();
+    let svc = service(&[("scheme", "public"), ("idle-timeout-client", "-1")]);
+    let err = reconcile_service(&deps, &cfg(), &svc).await.unwrap_err();
+    assert!(matches!(err, DomainError::Invalid(_)));
+    assert_eq!(err.retry(), Retry::Never);
+    let events = seen.events.lock().unwrap();
+    assert_eq!(events[0].event_type, EventType::Warning);
+    assert!(
+        events[0].message.contains("vks.vngcloud.vn/scheme")
+            && events[0].message.contains("idle-timeout-client")
+    );
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let c = condition::find_condition(&st.conditions, condition::READY).unwrap();
+    assert_eq!(c.status, ConditionStatus::False);
+    assert_eq!(c.reason, condition::REASON_INVALID_ANNOTATIONS);
+    assert!(c.message.contains("public"));
+}
+
+#[tokio::test]
+async fn service_cluster_error_is_returned_with_backoff() {
+    let mut m = Mocks::new();
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    expect_placement(&mut m);
+    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
+    m.writer
+        .expect_apply_lbc()
+        .returning(|_, _| Err(ClusterError::Conflict("apply".into())));
+    let (deps, _) = m.deps();
+    let err = reconcile_service(&deps, &cfg(), &service(&[]))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        DomainError::Cluster(ClusterError::Conflict(_))
+    ));
+    assert_eq!(err.retry(), Retry::Backoff);
+}
+
+#[tokio::test]
+async fn service_cloud_rate_limit_reading_the_node_server_keeps_its_delay() {
+    let mut m = Mocks::new();
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
+    m.net.expect_get_server().returning(|_| {
+        Err(CloudError::RateLimited {
+            retry_after: Duration::from_secs(20),
+        })
+    });
+    let (deps, _) = m.deps();
+    let err = reconcile_service(&deps, &cfg(), &service(&[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::After(Duration::from_secs(20)));
+}
+
+#[tokio::test]
+async fn service_without_nodes_is_not_ready() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_nodes().returning(|| Ok(vec![]));
+    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    let err = reconcile_service(&deps, &cfg(), &service(&[]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::NotReady(_)));
+}
+
+#[tokio::test]
+async fn deleted_service_deletes_children_then_its_finalizer() {
+    let mut m = Mocks::new();
+    m.writer.expect_delete_lbc().times(1).returning(|_| Ok(()));
+    m.writer.expect_delete_nsg().times(1).returning(|_| Ok(()));
+    m.reader.expect_get_lbc().returning(|_| Ok(None));
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, f| {
+            assert_eq!(f, SERVICE_FINALIZER);
+            Ok(())
+        });
+    let (deps, _) = m.deps();
+    let mut svc = service(&[]);
+    svc.deleting = true;
+    svc.finalizers.push(SERVICE_FINALIZER.into());
+    assert_eq!(
+        reconcile_service(&deps, &cfg(), &svc).await.unwrap(),
+        ServiceOutcome::Removed
+    );
+}
+
+#[tokio::test]
+async fn deleted_service_waits_for_its_lbc_to_be_finalized() {
+    let mut m = Mocks::new();
+    m.writer.expect_delete_lbc().returning(|_| Ok(()));
+    m.writer.expect_delete_nsg().returning(|_| Ok(()));
+    m.reader
+        .expect_get_lbc()
+        .returning(|_| Ok(Some(LoadBalancerConfigView::default())));
+    let (deps, _) = m.deps();
+    let mut svc = service(&[]);
+    svc.deleting = true;
+    let err = reconcile_service(&deps, &cfg(), &svc).await.unwrap_err();
+    assert!(matches!(err, DomainError::NotReady(_)));
+}
+
+#[tokio::test]
+async fn other_services_and_ignored_ones_are_skipped() {
+    let (deps, _) = Mocks::new().deps();
+    let mut svc = service(&[]);
+    svc.service_type = "ClusterIP".into();
+    assert_eq!(
+        reconcile_service(&deps, &cfg(), &svc).await.unwrap(),
+        ServiceOutcome::Skipped
+    );
+    let svc = service(&[("ignore", "true")]);
+    assert_eq!(
+        reconcile_service(&deps, &cfg(), &svc).await.unwrap(),
+        ServiceOutcome::Skipped
+    );
+}
+
+// ---------------------------------------------------------------- LBC
+
+fn lbc_spec(ports: &[(u16, ListenerProtocol)]) -> LoadBalancerConfigSpec {
+    let mut spec = LoadBalancerConfigSpec {
+        load_balancer_name: "vks_lb".into(),
+        subnet_id: "sub-1".into(),
+        tags: crate::tags::cluster_tags(CLUSTER, "net-1"),
+        ..Default::default()
+    };
+    for (port, proto) in ports {
+        let pp = if *proto == ListenerProtocol::Udp {
+            PoolProtocol::Udp
+        } else {
+            PoolProtocol::Tcp
+        };
+        let name = format!("pool_{port}");
+        spec.pools.push(PoolSpec {
+            name: name.clone(),
+            protocol: pp,
+            description: None,
+            algorithm: None,
+            stickiness: None,
+            tls_encryption: None,
+            health_monitor: HealthMonitor::default(),
+            members: vec![PoolMember {
+                ip: "10.0.0.1".into(),
+                port: 31000 + port,
+                monitor_port: None,
+                name: "a".into(),
+                weight: None,
+                backup: None,
+            }],
+        });
+        spec.listeners.push(ListenerSpec {
+            name: format!("listener_{port}"),
+            description: None,
+            protocol: *proto,
+            protocol_port: *port,
+            default_pool_name: Some(name),
+            timeout_client: None,
+            timeout_member: None,
+            timeout_connection: None,
+            allowed_cidrs: None,
+            insert_headers: vec![],
+            policies: vec![],
+            certificate_default: None,
+            certificate_authorities: vec![],
+            client_certificate_id: None,
+        });
+    }
+    spec
+}
+
+fn lbc_view(
+    spec: LoadBalancerConfigSpec,
+    status: LoadBalancerConfigStatus,
+) -> LoadBalancerConfigView {
+    LoadBalancerConfigView {
+        meta: ObjectMetaView {
+            key: ObjectKey::new("default", "web"),
+            uid: "lbc-uid".into(),
+            generation: 2,
+            created: Some(jiff::Timestamp::from_second(1_000).unwrap()),
+            finalizers: vec![LBC_FINALIZER.into()],
+            ..Default::default()
+        },
+        spec,
+        status,
+    }
+}
+
+fn active(id: &str) -> LoadBalancer {
+    LoadBalancer {
+        id: id.into(),
+        name: "vks_lb".into(),
+        display_status: "ACTIVE".into(),
+        progress_status: "CREATED".into(),
+        address: Some("203.0.113.9".into()),
+        ..Default::default()
+    }
+}
+
+/// Cloud state and status after the spec was fully deployed by this cluster.
+fn deployed(spec: &LoadBalancerConfigSpec) -> (planner::Observed, LoadBalancerConfigStatus) {
+    let mut status = LoadBalancerConfigStatus::default();
+    let p = planner::plan(spec, &status, None, CLUSTER);
+    let obs = planner::simulate(None, &mut status, &p, &mut 0).unwrap();
+    (obs, status)
+}
+
+#[tokio::test]
+async fn new_lbc_creates_the_load_balancer_and_records_what_it_created() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp), (53, ListenerProtocol::Udp)]);
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_find_load_balancer_by_name()
+        .returning(|_| Ok(None));
+    m.lb.expect_create_load_balancer()
+        .times(1)
+        .returning(|req| {
+            assert!(req.listener.is_some() && req.pool.is_some());
+            assert_eq!(req.tags[crate::tags::CREATED_BY_CLUSTER], CLUSTER);
+            Ok("lb-1".into())
+        });
+    m.lb.expect_list_listeners().returning(|_| {
+        Ok(vec![Listener {
+            id: "lis-80".into(),
+            port: 80,
+            ..Default::default()
+        }])
+    });
+    m.lb.expect_list_pools().returning(|_| {
+        Ok(vec![Pool {
+            id: "pool-80".into(),
+            name: "pool_80".into(),
+            ..Default::default()
+        }])
+    });
+    m.lb.expect_create_pool()
+        .times(1)
+        .returning(|_, _| Ok("pool-53".into()));
+    m.lb.expect_create_listener().times(1).returning(|_, req| {
+        assert_eq!(req.default_pool_id.as_deref(), Some("pool-53"));
+        Ok("lis-53".into())
+    });
+    m.lb.expect_get_load_balancer()
+        .returning(|id| Ok(active(id)));
+    let (deps, seen) = m.deps();
+    reconcile_lbc(
+        &deps,
+        &cfg(),
+        &lbc_view(spec, LoadBalancerConfigStatus::default()),
+    )
+    .await
+    .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(st.created_load_balancer_id.as_deref(), Some("lb-1"));
+    assert_eq!(st.address.as_deref(), Some("203.0.113.9"));
+    assert_eq!(st.created_pools.len(), 2);
+    assert_eq!(st.created_listeners.len(), 2);
+    assert_eq!(st.observed_generation, Some(2));
+    let c = condition::find_condition(&st.conditions, condition::READY).unwrap();
+    assert_eq!(c.status, ConditionStatus::True);
+}
+
+#[tokio::test]
+async fn redeploy_with_same_spec_makes_no_cloud_write_and_no_status_write() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, mut status) = deployed(&spec);
+    let lb_id = obs.lb.id.clone();
+    let mut lb = active(&lb_id);
+    lb.tags = obs.lb.tags.clone();
+    status.load_balancer_id = Some(lb_id.clone());
+    status.address.clone_from(&lb.address);
+    status.load_balancer_name = Some(lb.name.clone());
+    status.lb_type = Some(lb.lb_type);
+    status.observed_generation = Some(2);
+    status.last_reconcile_message = "load balancer converged".into();
+    status.conditions.push(Condition {
+        type_: condition::READY.into(),
+        status: ConditionStatus::True,
+        reason: condition::REASON_SUCCESS.into(),
+        message: "load balancer converged".into(),
+        last_transition_time: jiff::Timestamp::from_second(5).unwrap(),
+        observed_generation: Some(2),
+    });
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let l2 = lb.clone();
+    m.lb.expect_get_load_balancer()
+        .times(1)
+        .returning(move |_| Ok(l2.clone()));
+    let (ls, ps, ts) = (
+        obs.listeners.clone(),
+        obs.pools.clone(),
+        obs.lb.tags.clone(),
+    );
+    m.lb.expect_list_listeners()
+        .returning(move |_| Ok(ls.clone()));
+    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
+    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap();
+    assert!(seen.lbc_status.lock().unwrap().is_none(), "no status write");
+    assert!(seen.events.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn busy_load_balancer_fails_with_short_retry_and_records_partial_progress() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp), (53, ListenerProtocol::Udp)]);
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_find_load_balancer_by_name()
+        .returning(|_| Ok(None));
+    m.lb.expect_create_load_balancer()
+        .returning(|_| Ok("lb-1".into()));
+    m.lb.expect_list_listeners().returning(|_| {
+        Ok(vec![Listener {
+            id: "lis-80".into(),
+            port: 80,
+            ..Default::default()
+        }])
+    });
+    m.lb.expect_list_pools().returning(|_| {
+        Ok(vec![Pool {
+            id: "pool-80".into(),
+            name: "pool_80".into(),
+            ..Default::default()
+        }])
+    });
+    m.lb.expect_create_pool()
+        .returning(|_, _| Ok("pool-53".into()));
+    m.lb.expect_create_listener()
+        .returning(|_, _| Err(CloudError::Busy("is updating".into())));
+    let (deps, seen) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(spec, Default::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::After(crate::error::BUSY_RETRY));
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(st.created_load_balancer_id.as_deref(), Some("lb-1"));
+    assert!(
+        st.created_pools.iter().any(|p| p.id == "pool-53"),
+        "partial progress kept"
+    );
+    let c = condition::find_condition(&st.conditions, condition::READY).unwrap();
+    assert_eq!(c.status, ConditionStatus::False);
+    assert!(
+        seen.events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.event_type == EventType::Warning)
+    );
+}
+
+#[tokio::test]
+async fn quota_and_rate_limit_errors_carry_their_delays() {
+    for (error, want) in [
+        (
+            CloudError::QuotaExceeded("exceeded load_balancer quota".into()),
+            Retry::After(QUOTA_RETRY),
+        ),
+        (
+            CloudError::RateLimited {
+                retry_after: Duration::from_secs(42),
+            },
+            Retry::After(Duration::from_secs(42)),
+        ),
+        (CloudError::Invalid("bad".into()), Retry::Never),
+        (CloudError::Transport("reset".into()), Retry::Backoff),
+    ] {
+        let mut m = Mocks::new();
+        m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+        m.lb.expect_find_load_balancer_by_name()
+            .returning(|_| Ok(None));
+        let e = error.clone();
+        m.lb.expect_create_load_balancer()
+            .returning(move |_| Err(e.clone()));
+        let (deps, seen) = m.deps();
+        let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+        let err = reconcile_lbc(&deps, &cfg(), &lbc_view(spec, Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.retry(), want, "{error}");
+        assert!(seen.lbc_status.lock().unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn later_lbc_claiming_a_port_with_another_protocol_is_rejected() {
+    let mine = lbc_view(lbc_spec(&[(80, ListenerProtocol::Udp)]), Default::default());
+    let mut older = lbc_view(lbc_spec(&[(80, ListenerProtocol::Tcp)]), Default::default());
+    older.meta.key = ObjectKey::new("other", "svc");
+    older.meta.created = Some(jiff::Timestamp::from_second(10).unwrap());
+    let mut m = Mocks::new();
+    let all = vec![older, mine.clone()];
+    m.reader
+        .expect_list_lbcs()
+        .returning(move || Ok(all.clone()));
+    let (deps, seen) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &mine).await.unwrap_err();
+    assert!(matches!(err, DomainError::Conflict(_)));
+    assert_eq!(err.retry(), Retry::Never);
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let c = condition::find_condition(&st.conditions, condition::READY).unwrap();
+    assert_eq!(c.reason, condition::REASON_PORT_CONFLICT);
+    assert!(
+        c.message.contains("port 80") && c.message.contains("other/svc"),
+        "{}",
+        c.message
+    );
+}
+
+#[tokio::test]
+async fn earlier_lbc_is_not_rejected_by_a_later_one() {
+    let mine = lbc_view(lbc_spec(&[(80, ListenerProtocol::Udp)]), Default::default());
+    let mut later = lbc_view(lbc_spec(&[(80, ListenerProtocol::Tcp)]), Default::default());
+    later.meta.key = ObjectKey::new("other", "svc");
+    later.meta.created = Some(jiff::Timestamp::from_second(99_999).unwrap());
+    assert!(super::lbc::port_conflict(&mine, &[later]).is_none());
+}
+
+#[tokio::test]
+async fn adopting_a_missing_load_balancer_id_is_invalid() {
+    let mut spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    spec.load_balancer_id = Some("lb-missing".into());
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_get_load_balancer()
+        .returning(|id| Err(CloudError::not_found("load balancer", id)));
+    let (deps, _) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(spec, Default::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Invalid(_)));
+}
+
+#[tokio::test]
+async fn pending_load_balancer_is_not_ready() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_find_load_balancer_by_name().returning(|_| {
+        let mut lb = active("lb-1");
+        lb.display_status = "UPDATING".into();
+        Ok(Some(lb))
+    });
+    m.lb.expect_get_tags().returning(|_| Ok(BTreeMap::new()));
+    let (deps, _) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::NotReady(_)));
+}
+
+#[tokio::test]
+async fn finalize_deletes_the_own_load_balancer_and_removes_the_finalizer() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, status) = deployed(&spec);
+    let id = obs.lb.id.clone();
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let lb = obs.lb.clone();
+    m.lb.expect_get_load_balancer()
+        .returning(move |_| Ok(lb.clone()));
+    let (ls, ps, ts) = (
+        obs.listeners.clone(),
+        obs.pools.clone(),
+        obs.lb.tags.clone(),
+    );
+    m.lb.expect_list_listeners()
+        .returning(move |_| Ok(ls.clone()));
+    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
+    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    m.lb.expect_delete_load_balancer()
+        .times(1)
+        .returning(move |got| {
+            assert_eq!(got, id);
+            Ok(())
+        });
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    let mut v = lbc_view(spec, status);
+    v.meta.deleting = true;
+    reconcile_lbc(&deps, &cfg(), &v).await.unwrap();
+}
+
+#[tokio::test]
+async fn finalize_when_the_load_balancer_is_already_gone_succeeds() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_get_load_balancer()
+        .returning(|id| Err(CloudError::not_found("load balancer", id)));
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    let status = LoadBalancerConfigStatus {
+        load_balancer_id: Some("lb-gone".into()),
+        created_load_balancer_id: Some("lb-gone".into()),
+        ..Default::default()
+    };
+    finalize_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), status))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn finalize_on_a_shared_load_balancer_deletes_only_its_own_listener_and_pool() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (mut obs, status) = deployed(&spec);
+    obs.listeners.push(Listener {
+        id: "lis-foreign".into(),
+        port: 9000,
+        ..Default::default()
+    });
+    obs.pools.push(Pool {
+        id: "pool-foreign".into(),
+        name: "foreign".into(),
+        ..Default::default()
+    });
+    let (own_l, own_p) = (
+        status.created_listeners[0].id.clone(),
+        status.created_pools[0].id.clone(),
+    );
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let lb = obs.lb.clone();
+    m.lb.expect_get_load_balancer()
+        .returning(move |_| Ok(lb.clone()));
+    let (ls, ps, ts) = (
+        obs.listeners.clone(),
+        obs.pools.clone(),
+        obs.lb.tags.clone(),
+    );
+    m.lb.expect_list_listeners()
+        .returning(move |_| Ok(ls.clone()));
+    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
+    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    m.lb.expect_delete_listener()
+        .times(1)
+        .returning(move |_, id| {
+            assert_eq!(id, own_l);
+            Ok(())
+        });
+    m.lb.expect_delete_pool().times(1).returning(move |_, id| {
+        assert_eq!(id, own_p);
+        Err(CloudError::not_found("pool", id))
+    });
+    m.lb.expect_put_tags().times(1).returning(|_, t| {
+        assert!(!t.contains_key(crate::tags::CLUSTER_IDS));
+        Ok(())
+    });
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    finalize_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn finalize_cloud_error_keeps_the_finalizer() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, status) = deployed(&spec);
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let lb = obs.lb.clone();
+    m.lb.expect_get_load_balancer()
+        .returning(move |_| Ok(lb.clone()));
+    let (ls, ps, ts) = (
+        obs.listeners.clone(),
+        obs.pools.clone(),
+        obs.lb.tags.clone(),
+    );
+    m.lb.expect_list_listeners()
+        .returning(move |_| Ok(ls.clone()));
+    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
+    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    m.lb.expect_delete_load_balancer()
+        .returning(|_| Err(CloudError::Server("500".into())));
+    let (deps, seen) = m.deps();
+    let err = finalize_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::Backoff);
+    assert!(seen.lbc_status.lock().unwrap().is_some());
+}
+
+// ---------------------------------------------------------------- NSG
+
+fn nsg_view(spec: NodeSecurityGroupSpec, status: NodeSecurityGroupStatus) -> NodeSecurityGroupView {
+    NodeSecurityGroupView {
+        meta: ObjectMetaView {
+            key: ObjectKey::new("default", "web"),
+            uid: "nsg-uid".into(),
+            generation: 3,
+            finalizers: vec![NSG_FINALIZER.into()],
+            ..Default::default()
+        },
+        spec,
+        status,
+    }
+}
+
+fn nsg_spec() -> NodeSecurityGroupSpec {
+    NodeSecurityGroupSpec {
+        select_node_labels: BTreeMap::new(),
+        attach_security_groups: vec!["secg-extra".into()],
+        managed_security_group: Some(ManagedSecurityGroup {
+            name: "vks_sg".into(),
+            description: None,
+            rules: vec![NodeSecurityGroupRule {
+                protocol: RuleProtocol::Tcp,
+                from_port: 31080,
+                to_port: 31080,
+                cidr: "10.0.0.0/24".into(),
+                description: String::new(),
+                direction: RuleDirection::Ingress,
+                ether_type: EtherType::IPv4,
+            }],
+        }),
+    }
+}
+
+#[tokio::test]
+async fn nsg_creates_the_managed_group_its_rules_and_attaches_every_selected_server() {
+    let mut m = Mocks::new();
+    m.net
+        .expect_find_security_group_by_name()
+        .returning(|_| Ok(None));
+    m.net
+        .expect_create_security_group()
+        .times(1)
+        .returning(|name, _| {
+            Ok(SecurityGroup {
+                id: "secg-managed".into(),
+                name: name.into(),
+                ..Default::default()
+            })
+        });
+    m.net
+        .expect_create_security_group_rule()
+        .times(1)
+        .returning(|_, _| Ok("rule-1".into()));
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1"), node("b", "10.0.0.2")]));
+    m.net
+        .expect_get_server()
+        .returning(|id| Ok(server(id, &["secg-default"])));
+    m.net
+        .expect_set_server_security_groups()
+        .times(2)
+        .returning(|_, groups| {
+            assert_eq!(groups, ["secg-default", "secg-extra", "secg-managed"]);
+            Ok(())
+        });
+    let (deps, seen) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), Default::default()))
+        .await
+        .unwrap();
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        st.managed_security_group.id.as_deref(),
+        Some("secg-managed")
+    );
+    assert_eq!(st.selected_nodes.len(), 2);
+    assert_eq!(st.server_security_groups.len(), 2);
+    assert_eq!(st.observed_generation, 3);
+}
+
+#[tokio::test]
+async fn nsg_quota_error_retries_after_three_minutes_and_is_recorded() {
+    let mut m = Mocks::new();
+    m.net
+        .expect_find_security_group_by_name()
+        .returning(|_| Ok(None));
+    m.net
+        .expect_create_security_group()
+        .returning(|_, _| Err(CloudError::QuotaExceeded("secgroup".into())));
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    m.net
+        .expect_get_server()
+        .returning(|id| Ok(server(id, &["secg-default", "secg-extra"])));
+    let (deps, seen) = m.deps();
+    let err = reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), Default::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::After(QUOTA_RETRY));
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    assert!(st.managed_security_group.error.is_some());
+    let c = condition::find_condition(&st.conditions, condition::READY).unwrap();
+    assert_eq!(c.status, ConditionStatus::False);
+}
+
+#[tokio::test]
+async fn nsg_one_failing_server_does_not_block_the_others() {
+    let mut m = Mocks::new();
+    m.net.expect_get_security_group().returning(|id| {
+        Ok(SecurityGroup {
+            id: id.into(),
+            name: "vks_sg".into(),
+            rules: vec![SecurityGroupRule {
+                id: "stale".into(),
+                direction: RuleDirection::Ingress,
+                ether_type: EtherType::IPv4,
+                protocol: RuleProtocol::Tcp,
+                port_range_min: 1,
+                port_range_max: 1,
+                remote_ip_prefix: "10.0.0.0/24".into(),
+                description: String::new(),
+            }],
+            ..Default::default()
+        })
+    });
+    m.net
+        .expect_delete_security_group_rule()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.net
+        .expect_create_security_group_rule()
+        .times(1)
+        .returning(|_, _| Ok("r".into()));
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1"), node("b", "10.0.0.2")]));
+    m.net.expect_get_server().returning(|id| {
+        if id == "ins-a" {
+            Err(CloudError::Server("boom".into()))
+        } else {
+            Ok(server(id, &[]))
+        }
+    });
+    m.net
+        .expect_set_server_security_groups()
+        .times(1)
+        .returning(|id, _| {
+            assert_eq!(id, "ins-b");
+            Ok(())
+        });
+    let (deps, seen) = m.deps();
+    let status = NodeSecurityGroupStatus {
+        managed_security_group: ManagedSecurityGroupStatus {
+            id: Some("secg-managed".into()),
+            error: None,
+        },
+        ..Default::default()
+    };
+    let err = reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), status))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::Backoff);
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    let a = st
+        .server_security_groups
+        .iter()
+        .find(|s| s.server_id == "ins-a")
+        .unwrap();
+    assert!(a.error.is_some());
+}
+
+#[tokio::test]
+async fn finalize_nsg_detaches_deletes_the_group_and_removes_the_finalizer() {
+    let mut m = Mocks::new();
+    m.net
+        .expect_get_server()
+        .returning(|id| Ok(server(id, &["secg-default", "secg-managed"])));
+    m.net
+        .expect_set_server_security_groups()
+        .times(1)
+        .returning(|_, groups| {
+            assert_eq!(groups, ["secg-default"]);
+            Ok(())
+        });
+    m.net
+        .expect_delete_security_group()
+        .times(1)
+        .returning(|id| Err(CloudError::not_found("security group", id)));
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    let status = NodeSecurityGroupStatus {
+        managed_security_group: ManagedSecurityGroupStatus {
+            id: Some("secg-managed".into()),
+            error: None,
+        },
+        server_security_groups: vec![ServerSecurityGroupStatus {
+            server_id: "ins-a".into(),
+            attached_security_group_ids: vec!["secg-managed".into()],
+            error: None,
+        }],
+        ..Default::default()
+    };
+    let mut v = nsg_view(nsg_spec(), status);
+    v.meta.deleting = true;
+    finalize_nsg(&deps, &v).await.unwrap();
+}
+
+#[tokio::test]
+async fn finalize_nsg_in_use_error_keeps_the_finalizer() {
+    let mut m = Mocks::new();
+    m.net
+        .expect_delete_security_group()
+        .returning(|_| Err(CloudError::InUse("in use".into())));
+    let (deps, _) = m.deps();
+    let status = NodeSecurityGroupStatus {
+        managed_security_group: ManagedSecurityGroupStatus {
+            id: Some("secg-managed".into()),
+            error: None,
+        },
+        ..Default::default()
+    };
+    let err = finalize_nsg(&deps, &nsg_view(nsg_spec(), status))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::Backoff);
+}
+
+#[tokio::test]
+async fn migration_deploys_the_new_load_balancer_then_retires_the_old_one() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (old, mut status) = deployed(&spec);
+    let old_id = old.lb.id.clone();
+    status.load_balancer_id = Some(old_id.clone());
+    let mut spec2 = spec.clone();
+    spec2.load_balancer_id = Some("lb-new".into());
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let old_lb = old.lb.clone();
+    m.lb.expect_get_load_balancer().returning(move |id| {
+        if id == "lb-new" {
+            Ok(active("lb-new"))
+        } else {
+            Ok(old_lb.clone())
+        }
+    });
+    let (ls, ps, ts) = (
+        old.listeners.clone(),
+        old.pools.clone(),
+        old.lb.tags.clone(),
+    );
+    m.lb.expect_list_listeners()
+        .returning(move |id| Ok(if id == "lb-new" { vec![] } else { ls.clone() }));
+    m.lb.expect_list_pools()
+        .returning(move |id| Ok(if id == "lb-new" { vec![] } else { ps.clone() }));
+    m.lb.expect_get_tags().returning(move |id| {
+        Ok(if id == "lb-new" {
+            BTreeMap::new()
+        } else {
+            ts.clone()
+        })
+    });
+    m.lb.expect_create_pool().times(1).returning(|lb, _| {
+        assert_eq!(lb, "lb-new");
+        Ok("pool-new".into())
+    });
+    m.lb.expect_create_listener().times(1).returning(|lb, _| {
+        assert_eq!(lb, "lb-new");
+        Ok("lis-new".into())
+    });
+    m.lb.expect_put_tags().times(1).returning(|lb, _| {
+        assert_eq!(lb, "lb-new");
+        Ok(())
+    });
+    let o = old_id.clone();
+    m.lb.expect_delete_load_balancer()
+        .times(1)
+        .returning(move |id| {
+            assert_eq!(id, o, "the old, self-created load balancer is retired");
+            Ok(())
+        });
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(spec2, status))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(st.load_balancer_id.as_deref(), Some("lb-new"));
+    assert_eq!(st.adopted_load_balancer_id.as_deref(), Some("lb-new"));
+    assert!(st.retiring_load_balancer.is_none());
+    assert_eq!(st.created_pools.len(), 1);
+}
+
+#[tokio::test]
+async fn finalize_keeps_cluster_tags_while_another_lbc_uses_the_load_balancer() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (mut obs, status) = deployed(&spec);
+    obs.listeners.push(Listener {
+        id: "lis-other".into(),
+        port: 8080,
+        ..Default::default()
+    });
+    let mut other = lbc_view(
+        lbc_spec(&[(8080, ListenerProtocol::Tcp)]),
+        LoadBalancerConfigStatus::default(),
+    );
+    other.meta.key = ObjectKey::new("default", "other");
+    other.status.load_balancer_id = Some(obs.lb.id.clone());
+    let mut mine = lbc_view(spec, status);
+    mine.status.load_balancer_id = Some(obs.lb.id.clone());
+    let mut m = Mocks::new();
+    m.reader
+        .expect_list_lbcs()
+        .returning(move || Ok(vec![other.clone()]));
+    let lb = obs.lb.clone();
+    m.lb.expect_get_load_balancer()
+        .returning(move |_| Ok(lb.clone()));
+    let (ls, ps, ts) = (
+        obs.listeners.clone(),
+        obs.pools.clone(),
+        obs.lb.tags.clone(),
+    );
+    m.lb.expect_list_listeners()
+        .returning(move |_| Ok(ls.clone()));
+    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
+    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    m.lb.expect_delete_listener()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.lb.expect_delete_pool().times(1).returning(|_, _| Ok(()));
+    // No put_tags and no delete_load_balancer expected.
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    finalize_lbc(&deps, &cfg(), &mine).await.unwrap();
+    assert_eq!(
+        super::lbc::serialization_key(&mine),
+        mine.status.load_balancer_id.clone().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn lbc_cluster_errors_are_retried_as_the_api_server_asks() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| {
+        Err(ClusterError::TooManyRequests {
+            retry_after: Duration::from_secs(7),
+        })
+    });
+    let (deps, _) = m.deps();
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let err = reconcile_lbc(
+        &deps,
+        &cfg(),
+        &lbc_view(spec, LoadBalancerConfigStatus::default()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.retry(), Retry::After(Duration::from_secs(7)));
+}
+
+#[tokio::test]
+async fn nsg_cluster_error_listing_nodes_is_retried_with_backoff() {
+    let mut m = Mocks::new();
+    m.net.expect_find_security_group_by_name().returning(|_| {
+        Ok(Some(SecurityGroup {
+            id: "secg-managed".into(),
+            name: "vks_sg".into(),
+            ..Default::default()
+        }))
+    });
+    m.net
+        .expect_create_security_group_rule()
+        .returning(|_, _| Ok("r".into()));
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Err(ClusterError::Server("etcd".into())));
+    let (deps, _) = m.deps();
+    let err = reconcile_nsg(
+        &deps,
+        &cfg(),
+        &nsg_view(nsg_spec(), NodeSecurityGroupStatus::default()),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DomainError::Cluster(ClusterError::Server(_))));
+    assert_eq!(err.retry(), Retry::Backoff);
+}
