@@ -84,6 +84,42 @@ pub mod keys {
     pub const ENABLE_PROXY_PROTOCOL: &str = "enable-proxy-protocol";
 }
 
+/// Every annotation suffix (the reference table), in table order.
+pub const ALL: &[&str] = &[
+    keys::LOAD_BALANCER_NAME,
+    keys::LOAD_BALANCER_ID,
+    keys::PACKAGE_ID,
+    keys::SCHEME,
+    keys::TARGET_TYPE,
+    keys::IGNORE,
+    keys::ENABLE_LOAD_BALANCER,
+    keys::TAGS,
+    keys::SECURITY_GROUPS,
+    keys::TARGET_NODE_LABELS,
+    keys::ENABLE_AUTOSCALE,
+    keys::PREFER_ZONE_ID,
+    keys::PREFER_SUBNET_ID,
+    keys::PRIVATE_SUBNET_ID,
+    keys::PRIVATE_ZONE_ID,
+    keys::IDLE_TIMEOUT_CLIENT,
+    keys::IDLE_TIMEOUT_MEMBER,
+    keys::IDLE_TIMEOUT_CONNECTION,
+    keys::INBOUND_CIDRS,
+    keys::HEALTHCHECK_PROTOCOL,
+    keys::HEALTHCHECK_PORT,
+    keys::HEALTHCHECK_PATH,
+    keys::HEALTHCHECK_SUCCESS_CODES,
+    keys::HEALTHCHECK_METHOD,
+    keys::HEALTHCHECK_HTTP_VERSION,
+    keys::HEALTHCHECK_DOMAIN,
+    keys::HEALTHCHECK_INTERVAL_SECONDS,
+    keys::HEALTHCHECK_TIMEOUT_SECONDS,
+    keys::HEALTHY_THRESHOLD_COUNT,
+    keys::UNHEALTHY_THRESHOLD_COUNT,
+    keys::POOL_ALGORITHM,
+    keys::ENABLE_PROXY_PROTOCOL,
+];
+
 /// Names the Go controller used, accepted as aliases: (alias, canonical).
 const ALIASES: &[(&str, &str)] = &[
     ("success-codes", keys::HEALTHCHECK_SUCCESS_CODES),
@@ -615,56 +651,79 @@ mod tests {
         BTreeMap::from([(format!("{PREFIX}{key}"), value.to_owned())])
     }
 
-    /// (annotation, accepted value, rejected value).
-    const CASES: &[(&str, &str, &str)] = &[
-        (keys::LOAD_BALANCER_NAME, "my-lb_1", "bad name!"),
-        (keys::LOAD_BALANCER_ID, "lb-0d9a1f", "0d9a1f"),
-        (keys::PACKAGE_ID, "lbp-96b6b072", "two words"),
-        (keys::SCHEME, "Internal", "public"),
-        (keys::TARGET_TYPE, "ip", "pod"),
-        (keys::IGNORE, "true", "yes"),
-        (keys::ENABLE_LOAD_BALANCER, "false", "no"),
-        (keys::TAGS, "team=a,env=prod", "team"),
-        (keys::SECURITY_GROUPS, "secg-1,secg-2", "sg 1"),
-        (keys::TARGET_NODE_LABELS, "pool=web", "=web"),
-        (keys::ENABLE_AUTOSCALE, "true", "1"),
-        (keys::PREFER_ZONE_ID, "HCM03-1A", "two words"),
-        (keys::PREFER_SUBNET_ID, "sub-123", "net-123"),
-        (keys::IDLE_TIMEOUT_CLIENT, "60", "0"),
-        (keys::IDLE_TIMEOUT_MEMBER, "120", "abc"),
-        (keys::IDLE_TIMEOUT_CONNECTION, "10", "4000"),
+    /// Other annotations an accepted or rejected case needs.
+    const INTERVPC: &[(&str, &str)] = &[(keys::SCHEME, "InterVPC")];
+
+    /// Annotations as (suffix, value) pairs.
+    type Pairs = &'static [(&'static str, &'static str)];
+
+    /// (annotation, accepted value, rejected value, other annotations of both cases).
+    const CASES: &[(&str, &str, &str, Pairs)] = &[
+        (keys::LOAD_BALANCER_NAME, "my-lb_1", "bad name!", &[]),
+        (keys::LOAD_BALANCER_ID, "lb-0d9a1f", "0d9a1f", &[]),
+        (keys::PACKAGE_ID, "lbp-96b6b072", "two words", &[]),
+        (keys::SCHEME, "Internal", "public", &[]),
+        (keys::TARGET_TYPE, "ip", "pod", &[]),
+        (keys::IGNORE, "true", "yes", &[]),
+        (keys::ENABLE_LOAD_BALANCER, "false", "no", &[]),
+        (keys::TAGS, "team=a,env=prod", "team", &[]),
+        (keys::SECURITY_GROUPS, "secg-1,secg-2", "sg 1", &[]),
+        (keys::TARGET_NODE_LABELS, "pool=web", "=web", &[]),
+        (keys::ENABLE_AUTOSCALE, "true", "1", &[]),
+        (keys::PREFER_ZONE_ID, "HCM03-1A", "two words", &[]),
+        (keys::PREFER_SUBNET_ID, "sub-123", "net-123", &[]),
+        (keys::PRIVATE_SUBNET_ID, "sub-9", "net-9", INTERVPC),
+        (keys::PRIVATE_ZONE_ID, "HCM03-1B", "two words", INTERVPC),
+        (keys::IDLE_TIMEOUT_CLIENT, "60", "0", &[]),
+        (keys::IDLE_TIMEOUT_MEMBER, "120", "abc", &[]),
+        (keys::IDLE_TIMEOUT_CONNECTION, "10", "4000", &[]),
         (
             keys::INBOUND_CIDRS,
             "10.0.0.0/8, 192.168.1.0/24",
             "10.0.0.0/33",
+            &[],
         ),
-        (keys::HEALTHCHECK_PROTOCOL, "HTTP", "ICMP"),
-        (keys::HEALTHCHECK_PORT, "8080", "70000"),
-        (keys::HEALTHCHECK_PATH, "/healthz", "healthz"),
-        (keys::HEALTHCHECK_SUCCESS_CODES, "200,201-204", "200-"),
-        (keys::HEALTHCHECK_METHOD, "POST", "PATCH"),
-        (keys::HEALTHCHECK_HTTP_VERSION, "1.1", "2"),
-        (keys::HEALTHCHECK_DOMAIN, "example.com", "bad_domain!"),
-        (keys::HEALTHCHECK_INTERVAL_SECONDS, "60", "1"),
-        (keys::HEALTHCHECK_TIMEOUT_SECONDS, "10", "1000"),
-        (keys::HEALTHY_THRESHOLD_COUNT, "5", "11"),
-        (keys::UNHEALTHY_THRESHOLD_COUNT, "2", "1"),
-        (keys::POOL_ALGORITHM, "SOURCE_IP", "RANDOM"),
-        (keys::ENABLE_PROXY_PROTOCOL, "http,https", ",*"),
+        (keys::HEALTHCHECK_PROTOCOL, "HTTP", "ICMP", &[]),
+        (keys::HEALTHCHECK_PORT, "8080", "70000", &[]),
+        (keys::HEALTHCHECK_PATH, "/healthz", "healthz", &[]),
+        (keys::HEALTHCHECK_SUCCESS_CODES, "200,201-204", "200-", &[]),
+        (keys::HEALTHCHECK_METHOD, "POST", "PATCH", &[]),
+        (keys::HEALTHCHECK_HTTP_VERSION, "1.1", "2", &[]),
+        (keys::HEALTHCHECK_DOMAIN, "example.com", "bad_domain!", &[]),
+        (keys::HEALTHCHECK_INTERVAL_SECONDS, "60", "1", &[]),
+        (keys::HEALTHCHECK_TIMEOUT_SECONDS, "10", "1000", &[]),
+        (keys::HEALTHY_THRESHOLD_COUNT, "5", "11", &[]),
+        (keys::UNHEALTHY_THRESHOLD_COUNT, "2", "1", &[]),
+        (keys::POOL_ALGORITHM, "SOURCE_IP", "RANDOM", &[]),
+        (keys::ENABLE_PROXY_PROTOCOL, "http,https", ",*", &[]),
     ];
 
     #[test]
-    fn every_annotation_accepts_a_good_value_and_rejects_a_bad_one() {
-        for (key, good, bad) in CASES {
-            assert!(
-                parse(&one(key, good)).is_ok(),
-                "{key}={good} should be accepted"
-            );
-            let err = parse(&one(key, bad)).expect_err(&format!("{key}={bad} should be rejected"));
-            assert_eq!(err.0.len(), 1, "{key}: {err}");
-            assert_eq!(err.0[0].annotation, format!("{PREFIX}{key}"));
-            assert_eq!(err.0[0].value, bad.trim());
-            assert!(!err.0[0].accepted.is_empty());
+    fn every_annotation_of_the_table_accepts_a_good_value_and_rejects_a_bad_one() {
+        for key in ALL {
+            let cases: Vec<_> = CASES.iter().filter(|c| c.0 == *key).collect();
+            assert!(!cases.is_empty(), "{key} has no accepted and rejected case");
+            for (_, good, bad, context) in cases {
+                let with = |value: &str| {
+                    let mut a = one(key, value);
+                    for (k, v) in *context {
+                        a.insert(format!("{PREFIX}{k}"), (*v).to_owned());
+                    }
+                    a
+                };
+                assert!(
+                    parse(&with(good)).is_ok(),
+                    "{key}={good} should be accepted"
+                );
+                let err = parse(&with(bad)).expect_err(&format!("{key}={bad} should be rejected"));
+                assert_eq!(err.0.len(), 1, "{key}: {err}");
+                assert_eq!(err.0[0].annotation, format!("{PREFIX}{key}"));
+                assert_eq!(err.0[0].value, bad.trim());
+                assert!(!err.0[0].accepted.is_empty());
+            }
+        }
+        for (key, ..) in CASES {
+            assert!(ALL.contains(key), "{key} is tested but not in ALL");
         }
     }
 

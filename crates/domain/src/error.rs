@@ -171,7 +171,9 @@ pub enum DomainError {
     /// Invalid user input (annotations, spec): retried only when the object changes.
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    /// Another object claims the same port with another protocol.
+    /// Another object claims the same port with another protocol. Not retried on its own:
+    /// the app requeues the loser when the winner changes or goes, with
+    /// [`lbcs_sharing_load_balancer`](crate::usecase::lbc::lbcs_sharing_load_balancer).
     #[error("port conflict: {0}")]
     Conflict(String),
     /// A precondition is not met yet (no node, no subnet, load balancer not ready).

@@ -25,7 +25,8 @@
 //! - [`error`]: [`CloudError`], [`ClusterError`] and [`DomainError`], each with `retry()`.
 //! - [`annotations`]: Service annotations → validated settings, every error at once.
 //! - [`naming`], [`tags`], [`members`]: names, cloud tags, node selection and pool members.
-//! - [`planner`]: desired spec + status records + observed cloud → ordered cloud operations.
+//! - [`planner`]: desired spec + status records + observed cloud (L7 policies and imported
+//!   certificates included) → ordered cloud operations.
 //! - [`usecase`]: the reconcilers.
 
 pub mod annotations;

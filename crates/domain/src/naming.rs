@@ -31,6 +31,17 @@ pub fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// Lower-case hex SHA-256 of `input`.
+fn hex_digest(input: &str) -> String {
+    Sha256::digest(input.as_bytes())
+        .iter()
+        .fold(String::new(), |mut acc, b| {
+            use std::fmt::Write as _;
+            let _ = write!(acc, "{b:02x}");
+            acc
+        })
+}
+
 /// Names of the cloud objects of one Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namer {
@@ -43,12 +54,7 @@ pub struct Namer {
 impl Namer {
     /// Namer for a Service of a cluster.
     pub fn new(cluster_id: &str, namespace: &str, name: &str) -> Self {
-        let digest = Sha256::digest(format!("{cluster_id}_{namespace}_{name}_service").as_bytes());
-        let hex = digest.iter().fold(String::new(), |mut acc, b| {
-            use std::fmt::Write as _;
-            let _ = write!(acc, "{b:02x}");
-            acc
-        });
+        let hex = hex_digest(&format!("{cluster_id}_{namespace}_{name}_service"));
         Self {
             cluster: cluster_id.to_owned(),
             namespace: namespace.to_owned(),
@@ -118,6 +124,13 @@ impl Namer {
         sanitize(&format!("{base}_{suffix}"))
     }
 
+    /// Name of the certificate imported from a secret at a resource version: a new
+    /// version of the secret is a new certificate.
+    pub fn certificate(&self, secret_name: &str, resource_version: &str) -> String {
+        let hex = hex_digest(&format!("{secret_name}/{resource_version}"));
+        self.fit(&format!("cert_{}", trim(&hex, 8)))
+    }
+
     /// Name of the managed security group of the Service.
     pub fn security_group(&self) -> String {
         self.fit("secgroup")
@@ -175,7 +188,7 @@ mod tests {
         ) {
             let n = Namer::new(&cluster, &ns, &name);
             let port = port(&pname, p);
-            for s in [n.load_balancer(), n.listener(&port), n.pool(&port, PoolProtocol::Tcp), n.security_group()] {
+            for s in [n.load_balancer(), n.listener(&port), n.pool(&port, PoolProtocol::Tcp), n.security_group(), n.certificate(&pname, "123456789")] {
                 prop_assert!(s.chars().count() <= MAX_LEN, "{}", s);
                 prop_assert!(s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')));
                 prop_assert!(s.contains(n.hash()));

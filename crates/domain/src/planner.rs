@@ -1,21 +1,29 @@
 //! The planner: from the desired LBC spec, its status records and the observed cloud state,
 //! the ordered, minimal list of cloud operations.
 //!
-//! Order: create the load balancer (first listener and pool inline) → resize → create or
-//! update pools (health monitor included) → replace member lists → create or update
-//! listeners → delete redundant listeners → delete redundant pools → tags.
+//! Order (the Go controller's): import certificates → create the load balancer (first
+//! listener and pool inline) → resize → create or update pools (health monitor included) →
+//! replace member lists → create or update listeners, each followed by its L7 policies
+//! (create, update with position, delete redundant ones) → delete redundant listeners →
+//! delete redundant pools → delete redundant certificates → tags.
 //!
-//! Only what the status records say this cluster created is ever deleted; adopted objects
-//! are never deleted, and members this cluster did not create are kept.
+//! Only what the status records say this cluster created is ever deleted (load balancer,
+//! listeners, pools, policies, certificates); adopted objects are never deleted, and
+//! members, listeners, policies and certificates this cluster did not create are kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
-    CreateLoadBalancerRequest, CreatedListener, CreatedPool, HealthMonitor, Listener,
+    Certificate, CertificateRequest, CreateLoadBalancerRequest, CreatedCertificate,
+    CreatedListener, CreatedPolicy, CreatedPool, HealthMonitor, L7Policy, Listener,
     ListenerRequest, ListenerSpec, LoadBalancer, LoadBalancerConfigSpec, LoadBalancerConfigStatus,
     Pool, PoolMember, PoolRequest, PoolSpec,
 };
 use crate::tags;
+
+mod l7;
+
+pub use l7::{CertRef, Certificates, DesiredCertificate, ListenerCertRefs, ListenerRef};
 
 /// The cloud state of one load balancer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -26,6 +34,10 @@ pub struct Observed {
     pub listeners: Vec<Listener>,
     /// Its pools with members.
     pub pools: Vec<Pool>,
+    /// L7 policies by listener id. Only the listeners the plan may touch policies on need
+    /// an entry; a listener without an entry counts as having no policy (plan) or unknown
+    /// policies (teardown deletes every recorded one, already gone being success).
+    pub policies: BTreeMap<String, Vec<L7Policy>>,
 }
 
 /// A pool referred to by an operation: an existing id, or the name of a pool created
@@ -76,21 +88,66 @@ pub enum CloudOp {
     },
     /// Create a listener.
     CreateListener {
-        /// Request (its `default_pool_id` is filled from `default_pool`).
+        /// Request (its `default_pool_id` is filled from `default_pool`, its certificate ids
+        /// from `certificates`).
         request: ListenerRequest,
         /// Default pool.
         default_pool: Option<PoolRef>,
+        /// Certificates.
+        certificates: ListenerCertRefs,
     },
     /// Update a listener.
     UpdateListener {
         /// Listener.
         listener_id: String,
-        /// Request (its `default_pool_id` is filled from `default_pool`).
+        /// Request (its `default_pool_id` is filled from `default_pool`, its certificate ids
+        /// from `certificates`).
         request: ListenerRequest,
         /// Default pool.
         default_pool: Option<PoolRef>,
+        /// Certificates.
+        certificates: ListenerCertRefs,
         /// Release an adopted listener (its record is dropped).
         release: bool,
+    },
+    /// Import a certificate from a secret.
+    CreateCertificate {
+        /// Request (named after the LBC, the secret and its resource version).
+        request: CertificateRequest,
+        /// Secret it comes from.
+        secret_name: String,
+        /// Resource version of the secret.
+        resource_version: String,
+    },
+    /// Delete a certificate this cluster imported.
+    DeleteCertificate {
+        /// Certificate.
+        certificate_id: String,
+    },
+    /// Create an L7 policy on a listener.
+    CreatePolicy {
+        /// Listener (possibly created earlier in the plan).
+        listener: ListenerRef,
+        /// Policy (its `redirect_pool_id` is filled from `redirect_pool`).
+        policy: L7Policy,
+        /// Target pool of a `REDIRECT_TO_POOL` policy.
+        redirect_pool: Option<PoolRef>,
+    },
+    /// Update an L7 policy (position included).
+    UpdatePolicy {
+        /// Listener.
+        listener_id: String,
+        /// Policy with its id (its `redirect_pool_id` is filled from `redirect_pool`).
+        policy: L7Policy,
+        /// Target pool of a `REDIRECT_TO_POOL` policy.
+        redirect_pool: Option<PoolRef>,
+    },
+    /// Delete an L7 policy this cluster created.
+    DeletePolicy {
+        /// Listener.
+        listener_id: String,
+        /// Policy.
+        policy_id: String,
     },
     /// Delete a listener this cluster created.
     DeleteListener {
@@ -129,6 +186,25 @@ pub enum Claim {
     ForgetListener(String),
     /// The owned tags.
     Tags(BTreeMap<String, String>),
+    /// A certificate with this LBC's generated name exists without a record.
+    Certificate(CreatedCertificate),
+    /// A recorded certificate no longer exists.
+    ForgetCertificate(String),
+    /// A policy with a desired name exists on a listener this cluster created, without a
+    /// record.
+    Policy {
+        /// Listener.
+        listener_id: String,
+        /// Policy.
+        policy_id: String,
+    },
+    /// A recorded policy no longer exists.
+    ForgetPolicy {
+        /// Listener.
+        listener_id: String,
+        /// Policy.
+        policy_id: String,
+    },
 }
 
 /// The plan.
@@ -140,6 +216,9 @@ pub struct Plan {
     pub claims: Vec<Claim>,
     /// Desired listeners that cannot be deployed (port used with another protocol).
     pub conflicts: Vec<String>,
+    /// Desired listeners left as they are because a certificate they refer to cannot be
+    /// found (by name, or by a secret that is not imported).
+    pub unresolved: Vec<String>,
 }
 
 impl Plan {
@@ -154,7 +233,8 @@ impl Plan {
 pub struct OpIds {
     /// Id of the created object (load balancer, pool or listener).
     pub id: Option<String>,
-    /// Id of the inline listener of a created load balancer.
+    /// Id of the inline listener of a created load balancer, or of the listener a policy
+    /// was created on.
     pub listener_id: Option<String>,
     /// Id of the inline pool of a created load balancer.
     pub pool_id: Option<String>,
@@ -175,7 +255,7 @@ fn pool_request(p: &PoolSpec, members: Vec<PoolMember>) -> PoolRequest {
 /// Default listener timeouts when the spec leaves them out.
 const DEFAULT_TIMEOUTS: (u32, u32, u32) = (50, 50, 5);
 
-fn listener_request(l: &ListenerSpec) -> ListenerRequest {
+fn listener_request(l: &ListenerSpec, certs: &l7::ResolvedCerts) -> ListenerRequest {
     ListenerRequest {
         name: l.name.clone(),
         protocol: l.protocol,
@@ -189,12 +269,8 @@ fn listener_request(l: &ListenerSpec) -> ListenerRequest {
         timeout_connection: l.timeout_connection.unwrap_or(DEFAULT_TIMEOUTS.2),
         default_pool_id: None,
         insert_headers: l.insert_headers.clone(),
-        default_certificate_authority: l.certificate_default.as_ref().and_then(|c| c.id.clone()),
-        certificate_authorities: l
-            .certificate_authorities
-            .iter()
-            .filter_map(|c| c.id.clone())
-            .collect(),
+        default_certificate_authority: certs.default.clone(),
+        certificate_authorities: certs.authorities.clone(),
         client_certificate: l.client_certificate_id.clone(),
     }
 }
@@ -296,18 +372,74 @@ fn desired_tags(
     t
 }
 
-/// Plans the changes that take `observed` (None: no load balancer yet) to `spec`.
+/// Plans the changes that take `observed` (None: no load balancer yet) to `spec`, leaving
+/// certificates alone: [`plan_with_certificates`] without certificates. Listener
+/// certificates given by id still apply; those given by name or secret are unresolved.
 pub fn plan(
     spec: &LoadBalancerConfigSpec,
     status: &LoadBalancerConfigStatus,
     observed: Option<&Observed>,
     cluster_id: &str,
 ) -> Plan {
+    plan_with_certificates(spec, status, observed, None, cluster_id)
+}
+
+/// Plans the changes that take `observed` (None: no load balancer yet) and the project's
+/// certificates to `spec`. With `certs` None, certificates are not managed (no import, no
+/// delete, their records kept).
+pub fn plan_with_certificates(
+    spec: &LoadBalancerConfigSpec,
+    status: &LoadBalancerConfigStatus,
+    observed: Option<&Observed>,
+    certs: Option<&Certificates>,
+    cluster_id: &str,
+) -> Plan {
     let mut plan = Plan::default();
-    let Some(obs) = observed else {
-        plan_create(spec, cluster_id, &mut plan);
-        return plan;
-    };
+    let certs = l7::CertCtx::new(certs);
+    let kept_certs = certs.plan_imports(status, &mut plan);
+    match observed {
+        None => plan_create(spec, &certs, cluster_id, &mut plan),
+        Some(obs) => plan_update(spec, status, obs, &certs, &mut plan),
+    }
+    if plan.unresolved.is_empty() {
+        // A listener left as it is may still use an old certificate.
+        certs.plan_redundant(status, &kept_certs, &mut plan);
+    }
+    if let Some(obs) = observed {
+        plan_tags(spec, status, obs, cluster_id, &mut plan);
+    }
+    plan
+}
+
+/// Tags of an existing load balancer: this cluster's written over the others.
+fn plan_tags(
+    spec: &LoadBalancerConfigSpec,
+    status: &LoadBalancerConfigStatus,
+    obs: &Observed,
+    cluster_id: &str,
+    plan: &mut Plan,
+) {
+    let created_here = status.created_load_balancer_id.as_deref() == Some(obs.lb.id.as_str());
+    let want_tags = desired_tags(spec, created_here, cluster_id);
+    let merged = tags::merge(&obs.lb.tags, &want_tags);
+    if merged != obs.lb.tags {
+        plan.ops.push(CloudOp::PutTags {
+            tags: merged,
+            created: want_tags,
+        });
+    } else if status.created_tags != want_tags {
+        plan.claims.push(Claim::Tags(want_tags));
+    }
+}
+
+/// Pools and listeners (with their policies) of an existing load balancer.
+fn plan_update(
+    spec: &LoadBalancerConfigSpec,
+    status: &LoadBalancerConfigStatus,
+    obs: &Observed,
+    certs: &l7::CertCtx<'_>,
+    plan: &mut Plan,
+) {
     let lb_id = obs.lb.id.as_str();
     let created_here = status.created_load_balancer_id.as_deref() == Some(lb_id);
 
@@ -383,27 +515,44 @@ pub fn plan(
         }
     }
 
-    // Listeners.
+    // Listeners, each with its policies.
+    let pool_ref = |n: &str| match pool_ids.get(n) {
+        Some(id) => PoolRef::Id((*id).to_owned()),
+        None => PoolRef::Name(n.to_owned()),
+    };
     let mut kept_listeners: BTreeSet<&str> = BTreeSet::new();
     for want in &spec.listeners {
-        let request = listener_request(want);
-        let default_pool =
-            want.default_pool_name
-                .as_ref()
-                .map(|n| match pool_ids.get(n.as_str()) {
-                    Some(id) => PoolRef::Id((*id).to_owned()),
-                    None => PoolRef::Name(n.clone()),
-                });
+        let existing = obs.listeners.iter().find(|l| l.port == want.protocol_port);
+        let resolved = match certs.listener(want) {
+            Ok(r) => r,
+            Err(e) => {
+                // Left as it is (and never deleted) until its certificate can be found.
+                plan.unresolved.push(unresolved(want, &e));
+                if let Some(have) = existing {
+                    kept_listeners.insert(&have.id);
+                }
+                continue;
+            }
+        };
+        let request = listener_request(want, &resolved);
+        let default_pool = want.default_pool_name.as_deref().map(pool_ref);
         let default_id = match &default_pool {
             Some(PoolRef::Id(id)) => Some(id.as_str()),
             Some(PoolRef::Name(_)) => Some(""),
             None => None,
         };
-        let Some(have) = obs.listeners.iter().find(|l| l.port == want.protocol_port) else {
+        let new_listener = l7::PolicyTarget {
+            listener: l7::ListenerRef::Port(want.protocol_port),
+            existing: None,
+            observed: &[],
+        };
+        let Some(have) = existing else {
             plan.ops.push(CloudOp::CreateListener {
                 request,
                 default_pool,
+                certificates: resolved.refs,
             });
+            l7::plan_policies(want, &new_listener, &pool_ref, plan);
             continue;
         };
         let record = status.created_listeners.iter().find(|r| r.id == have.id);
@@ -415,7 +564,9 @@ pub fn plan(
                 plan.ops.push(CloudOp::CreateListener {
                     request,
                     default_pool,
+                    certificates: resolved.refs,
                 });
+                l7::plan_policies(want, &new_listener, &pool_ref, plan);
                 kept_listeners.insert(&have.id);
             } else {
                 plan.conflicts.push(format!(
@@ -429,8 +580,8 @@ pub fn plan(
             continue;
         }
         kept_listeners.insert(&have.id);
+        let ours = record.map_or(have.name == want.name, |r| !r.adopted);
         if record.is_none() {
-            let ours = have.name == want.name;
             plan.claims.push(Claim::Listener(CreatedListener {
                 id: have.id.clone(),
                 port: have.port,
@@ -448,9 +599,16 @@ pub fn plan(
                 listener_id: have.id.clone(),
                 request,
                 default_pool,
+                certificates: resolved.refs,
                 release: false,
             });
         }
+        let target = l7::PolicyTarget {
+            listener: l7::ListenerRef::Id(have.id.clone()),
+            existing: Some((&have.id, record, ours)),
+            observed: obs.policies.get(&have.id).map_or(&[], Vec::as_slice),
+        };
+        l7::plan_policies(want, &target, &pool_ref, plan);
     }
 
     // Redundant listeners, then redundant pools.
@@ -461,22 +619,7 @@ pub fn plan(
         let Some(have) = obs.listeners.iter().find(|l| l.id == r.id) else {
             continue;
         };
-        if r.adopted {
-            let mut request = restore_request(have);
-            request
-                .default_pool_id
-                .clone_from(&r.original_default_pool_id);
-            plan.ops.push(CloudOp::UpdateListener {
-                listener_id: r.id.clone(),
-                default_pool: r.original_default_pool_id.clone().map(PoolRef::Id),
-                request,
-                release: true,
-            });
-        } else {
-            plan.ops.push(CloudOp::DeleteListener {
-                listener_id: r.id.clone(),
-            });
-        }
+        release_or_delete_listener(r, have, obs, plan);
     }
     for r in &status.created_pools {
         if r.adopted || spec.pools.iter().any(|p| p.name == r.name) {
@@ -488,19 +631,42 @@ pub fn plan(
             });
         }
     }
+}
 
-    // Tags.
-    let want_tags = desired_tags(spec, created_here, cluster_id);
-    let merged = tags::merge(&obs.lb.tags, &want_tags);
-    if merged != obs.lb.tags {
-        plan.ops.push(CloudOp::PutTags {
-            tags: merged,
-            created: want_tags,
+/// Says which certificate of which listener cannot be found.
+fn unresolved(l: &ListenerSpec, what: &str) -> String {
+    format!(
+        "certificate {what} of listener {} (port {})",
+        l.name, l.protocol_port
+    )
+}
+
+/// Gives an adopted listener back as it was (without this cluster's policies, with its
+/// original default pool), or deletes a listener this cluster created.
+fn release_or_delete_listener(
+    r: &CreatedListener,
+    have: &Listener,
+    obs: &Observed,
+    plan: &mut Plan,
+) {
+    if r.adopted {
+        l7::delete_created_policies(r, obs.policies.get(&r.id), plan);
+        let mut request = restore_request(have);
+        request
+            .default_pool_id
+            .clone_from(&r.original_default_pool_id);
+        plan.ops.push(CloudOp::UpdateListener {
+            listener_id: r.id.clone(),
+            default_pool: r.original_default_pool_id.clone().map(PoolRef::Id),
+            certificates: l7::ListenerCertRefs::of(have),
+            request,
+            release: true,
         });
-    } else if status.created_tags != want_tags {
-        plan.claims.push(Claim::Tags(want_tags));
+    } else {
+        plan.ops.push(CloudOp::DeleteListener {
+            listener_id: r.id.clone(),
+        });
     }
-    plan
 }
 
 fn restore_request(have: &Listener) -> ListenerRequest {
@@ -520,10 +686,22 @@ fn restore_request(have: &Listener) -> ListenerRequest {
     }
 }
 
-fn plan_create(spec: &LoadBalancerConfigSpec, cluster_id: &str, plan: &mut Plan) {
-    let first_listener = spec.listeners.first();
+fn plan_create(
+    spec: &LoadBalancerConfigSpec,
+    certs: &l7::CertCtx<'_>,
+    cluster_id: &str,
+    plan: &mut Plan,
+) {
+    let resolved: Vec<Result<l7::ResolvedCerts, String>> =
+        spec.listeners.iter().map(|l| certs.listener(l)).collect();
+    // The first listener goes inline unless it waits for a certificate this plan imports.
+    let first_listener = spec
+        .listeners
+        .first()
+        .zip(resolved.first())
+        .and_then(|(l, r)| r.as_ref().ok().filter(|r| !r.pending).map(|r| (l, r)));
     let first_pool = first_listener
-        .and_then(|l| l.default_pool_name.as_ref())
+        .and_then(|(l, _)| l.default_pool_name.as_ref())
         .and_then(|n| spec.pools.iter().find(|p| &p.name == n));
     let request = CreateLoadBalancerRequest {
         name: spec.load_balancer_name.clone(),
@@ -539,7 +717,9 @@ fn plan_create(spec: &LoadBalancerConfigSpec, cluster_id: &str, plan: &mut Plan)
         private_zone_id: spec.private_zone_id.clone(),
         autoscale: spec.enable_autoscale.unwrap_or(false),
         tags: desired_tags(spec, true, cluster_id),
-        listener: first_pool.and(first_listener).map(listener_request),
+        listener: first_pool
+            .and(first_listener)
+            .map(|(l, r)| listener_request(l, r)),
         pool: first_pool.map(|p| pool_request(p, sorted(p.members.clone()))),
     };
     plan.ops.push(CloudOp::CreateLoadBalancer {
@@ -553,30 +733,62 @@ fn plan_create(spec: &LoadBalancerConfigSpec, cluster_id: &str, plan: &mut Plan)
             request: pool_request(p, sorted(p.members.clone())),
         });
     }
-    for (i, l) in spec.listeners.iter().enumerate() {
-        if i == 0 && first_pool.is_some() {
-            continue;
+    let pool_ref = |n: &str| PoolRef::Name(n.to_owned());
+    for (i, (l, r)) in spec.listeners.iter().zip(resolved).enumerate() {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                plan.unresolved.push(unresolved(l, &e));
+                continue;
+            }
+        };
+        if !(i == 0 && first_pool.is_some()) {
+            plan.ops.push(CloudOp::CreateListener {
+                request: listener_request(l, &r),
+                default_pool: l.default_pool_name.clone().map(PoolRef::Name),
+                certificates: r.refs,
+            });
         }
-        plan.ops.push(CloudOp::CreateListener {
-            request: listener_request(l),
-            default_pool: l.default_pool_name.clone().map(PoolRef::Name),
-        });
+        let target = l7::PolicyTarget {
+            listener: l7::ListenerRef::Port(l.protocol_port),
+            existing: None,
+            observed: &[],
+        };
+        l7::plan_policies(l, &target, &pool_ref, plan);
     }
 }
 
-/// Plans the teardown of what this LBC created on `observed`.
+/// Plans the teardown of what this LBC created on `observed` (None: the load balancer is
+/// gone) and of the certificates it imported.
 ///
 /// The load balancer itself is deleted only when the status says this LBC created it, no
 /// other cluster's provenance tag is on it, and no listener it did not create remains;
-/// otherwise its own listeners and pools are deleted, adopted listeners get their original
-/// default pool back, its members leave adopted pools and its tags are taken off.
+/// otherwise its own listeners and pools are deleted, adopted listeners lose its policies
+/// and get their original default pool back, its members leave adopted pools and its tags
+/// are taken off. The certificates it imported are deleted last (already gone is success).
 pub fn plan_teardown(
     status: &LoadBalancerConfigStatus,
     observed: Option<&Observed>,
     cluster_id: &str,
 ) -> Plan {
     let mut plan = Plan::default();
-    let Some(obs) = observed else { return plan };
+    if let Some(obs) = observed {
+        plan_teardown_lb(status, obs, cluster_id, &mut plan);
+    }
+    for c in &status.created_certificates {
+        plan.ops.push(CloudOp::DeleteCertificate {
+            certificate_id: c.id.clone(),
+        });
+    }
+    plan
+}
+
+fn plan_teardown_lb(
+    status: &LoadBalancerConfigStatus,
+    obs: &Observed,
+    cluster_id: &str,
+    plan: &mut Plan,
+) {
     let lb_id = obs.lb.id.as_str();
     let ours = |id: &str| {
         status
@@ -598,27 +810,11 @@ pub fn plan_teardown(
         plan.ops.push(CloudOp::DeleteLoadBalancer {
             lb_id: lb_id.to_owned(),
         });
-        return plan;
+        return;
     }
     for r in &status.created_listeners {
-        let Some(have) = obs.listeners.iter().find(|l| l.id == r.id) else {
-            continue;
-        };
-        if r.adopted {
-            let mut request = restore_request(have);
-            request
-                .default_pool_id
-                .clone_from(&r.original_default_pool_id);
-            plan.ops.push(CloudOp::UpdateListener {
-                listener_id: r.id.clone(),
-                default_pool: r.original_default_pool_id.clone().map(PoolRef::Id),
-                request,
-                release: true,
-            });
-        } else {
-            plan.ops.push(CloudOp::DeleteListener {
-                listener_id: r.id.clone(),
-            });
+        if let Some(have) = obs.listeners.iter().find(|l| l.id == r.id) {
+            release_or_delete_listener(r, have, obs, plan);
         }
     }
     for r in &status.created_pools {
@@ -652,7 +848,6 @@ pub fn plan_teardown(
             created: BTreeMap::new(),
         });
     }
-    plan
 }
 
 /// Applies a claim to the status records.
@@ -669,6 +864,42 @@ pub fn record_claim(status: &mut LoadBalancerConfigStatus, claim: &Claim) {
         Claim::ForgetPool(id) => status.created_pools.retain(|r| &r.id != id),
         Claim::ForgetListener(id) => status.created_listeners.retain(|r| &r.id != id),
         Claim::Tags(t) => status.created_tags.clone_from(t),
+        Claim::Certificate(c) => {
+            status.created_certificates.retain(|r| r.id != c.id);
+            status.created_certificates.push(c.clone());
+        }
+        Claim::ForgetCertificate(id) => status.created_certificates.retain(|r| &r.id != id),
+        Claim::Policy {
+            listener_id,
+            policy_id,
+        } => record_policy(status, listener_id, policy_id),
+        Claim::ForgetPolicy {
+            listener_id,
+            policy_id,
+        } => forget_policy(status, listener_id, policy_id),
+    }
+}
+
+fn record_policy(status: &mut LoadBalancerConfigStatus, listener_id: &str, policy_id: &str) {
+    if let Some(r) = status
+        .created_listeners
+        .iter_mut()
+        .find(|r| r.id == listener_id)
+        && !r.created_policies.iter().any(|p| p.id == policy_id)
+    {
+        r.created_policies.push(CreatedPolicy {
+            id: policy_id.to_owned(),
+        });
+    }
+}
+
+fn forget_policy(status: &mut LoadBalancerConfigStatus, listener_id: &str, policy_id: &str) {
+    if let Some(r) = status
+        .created_listeners
+        .iter_mut()
+        .find(|r| r.id == listener_id)
+    {
+        r.created_policies.retain(|p| p.id != policy_id);
     }
 }
 
@@ -742,16 +973,54 @@ pub fn record_op(status: &mut LoadBalancerConfigStatus, op: &CloudOp, ids: &OpId
             status.created_pools.clear();
             status.created_tags.clear();
         }
+        CloudOp::CreateCertificate {
+            request,
+            secret_name,
+            resource_version,
+        } => {
+            status.created_certificates.retain(|r| r.id != id);
+            status.created_certificates.push(CreatedCertificate {
+                secret_name: secret_name.clone(),
+                resource_version: resource_version.clone(),
+                id,
+                certificate_name: Some(request.name.clone()),
+            });
+        }
+        CloudOp::DeleteCertificate { certificate_id } => status
+            .created_certificates
+            .retain(|r| &r.id != certificate_id),
+        CloudOp::CreatePolicy { .. } => {
+            if let Some(listener_id) = &ids.listener_id {
+                record_policy(status, listener_id, &id);
+            }
+        }
+        CloudOp::DeletePolicy {
+            listener_id,
+            policy_id,
+        } => forget_policy(status, listener_id, policy_id),
         CloudOp::ResizeLoadBalancer { .. }
         | CloudOp::UpdatePool { .. }
-        | CloudOp::UpdateListener { .. } => {}
+        | CloudOp::UpdateListener { .. }
+        | CloudOp::UpdatePolicy { .. } => {}
     }
 }
 
 /// Applies a plan to a cloud state and a status as the cloud would (ids made from `seed`):
-/// the reference semantics of the operations, used by tests and emulators.
+/// the reference semantics of the operations, used by tests and emulators. Certificate
+/// operations act on a throwaway list: see [`simulate_with_certificates`].
 pub fn simulate(
     observed: Option<Observed>,
+    status: &mut LoadBalancerConfigStatus,
+    plan: &Plan,
+    seed: &mut u64,
+) -> Option<Observed> {
+    simulate_with_certificates(observed, &mut Vec::new(), status, plan, seed)
+}
+
+/// [`simulate`], with the project's certificates.
+pub fn simulate_with_certificates(
+    observed: Option<Observed>,
+    certificates: &mut Vec<Certificate>,
     status: &mut LoadBalancerConfigStatus,
     plan: &Plan,
     seed: &mut u64,
@@ -766,8 +1035,11 @@ pub fn simulate(
     let mut obs = observed;
     for op in &plan.ops {
         let mut ids = OpIds::default();
-        if let CloudOp::CreateLoadBalancer { request } = op {
-            {
+        let cert_id = |certs: &[Certificate], name: &str| {
+            certs.iter().find(|c| c.name == name).map(|c| c.id.clone())
+        };
+        match op {
+            CloudOp::CreateLoadBalancer { request } => {
                 let lb_id = next("lb");
                 let mut o = Observed {
                     lb: LoadBalancer {
@@ -798,8 +1070,20 @@ pub fn simulate(
                 }
                 obs = Some(o);
             }
-        } else {
-            {
+            CloudOp::CreateCertificate { request, .. } => {
+                let id = next("cert");
+                certificates.push(Certificate {
+                    id: id.clone(),
+                    name: request.name.clone(),
+                    certificate_type: request.certificate_type.clone(),
+                    expired_at: None,
+                });
+                ids.id = Some(id);
+            }
+            CloudOp::DeleteCertificate { certificate_id } => {
+                certificates.retain(|c| &c.id != certificate_id);
+            }
+            _ => {
                 let Some(o) = obs.as_mut() else { continue };
                 match op {
                     CloudOp::ResizeLoadBalancer { package_id, .. } => {
@@ -827,10 +1111,15 @@ pub fn simulate(
                     CloudOp::CreateListener {
                         request,
                         default_pool,
+                        certificates: refs,
                     } => {
                         let lid = next("listener");
                         let mut req = request.clone();
                         req.default_pool_id = resolve(o, default_pool.as_ref());
+                        (
+                            req.default_certificate_authority,
+                            req.certificate_authorities,
+                        ) = refs.resolve(|n| cert_id(certificates, n));
                         o.listeners.push(listener_from(&lid, &req));
                         ids.id = Some(lid);
                     }
@@ -838,10 +1127,15 @@ pub fn simulate(
                         listener_id,
                         request,
                         default_pool,
+                        certificates: refs,
                         ..
                     } => {
                         let mut req = request.clone();
                         req.default_pool_id = resolve(o, default_pool.as_ref());
+                        (
+                            req.default_certificate_authority,
+                            req.certificate_authorities,
+                        ) = refs.resolve(|n| cert_id(certificates, n));
                         if let Some(l) = o.listeners.iter_mut().find(|l| &l.id == listener_id) {
                             let name = l.name.clone();
                             *l = listener_from(listener_id, &req);
@@ -850,11 +1144,62 @@ pub fn simulate(
                     }
                     CloudOp::DeleteListener { listener_id } => {
                         o.listeners.retain(|l| &l.id != listener_id);
+                        o.policies.remove(listener_id);
+                    }
+                    CloudOp::CreatePolicy {
+                        listener,
+                        policy,
+                        redirect_pool,
+                    } => {
+                        let lid = match listener {
+                            ListenerRef::Id(id) => Some(id.clone()),
+                            ListenerRef::Port(port) => o
+                                .listeners
+                                .iter()
+                                .find(|l| l.port == *port)
+                                .map(|l| l.id.clone()),
+                        };
+                        let Some(lid) = lid else { continue };
+                        let mut p = policy.clone();
+                        p.id = next("policy");
+                        p.redirect_pool_id = resolve(o, redirect_pool.as_ref());
+                        let list = o.policies.entry(lid.clone()).or_default();
+                        if p.position == 0 {
+                            p.position = list.iter().map(|x| x.position).max().unwrap_or(0) + 1;
+                        }
+                        ids.id = Some(p.id.clone());
+                        ids.listener_id = Some(lid);
+                        list.push(p);
+                    }
+                    CloudOp::UpdatePolicy {
+                        listener_id,
+                        policy,
+                        redirect_pool,
+                    } => {
+                        let pool_id = resolve(o, redirect_pool.as_ref());
+                        if let Some(p) = o
+                            .policies
+                            .get_mut(listener_id)
+                            .and_then(|ps| ps.iter_mut().find(|p| p.id == policy.id))
+                        {
+                            *p = policy.clone();
+                            p.redirect_pool_id = pool_id;
+                        }
+                    }
+                    CloudOp::DeletePolicy {
+                        listener_id,
+                        policy_id,
+                    } => {
+                        if let Some(ps) = o.policies.get_mut(listener_id) {
+                            ps.retain(|p| &p.id != policy_id);
+                        }
                     }
                     CloudOp::DeletePool { pool_id } => o.pools.retain(|p| &p.id != pool_id),
                     CloudOp::PutTags { tags, .. } => o.lb.tags.clone_from(tags),
                     CloudOp::DeleteLoadBalancer { .. } => obs = None,
-                    CloudOp::CreateLoadBalancer { .. } => {}
+                    CloudOp::CreateLoadBalancer { .. }
+                    | CloudOp::CreateCertificate { .. }
+                    | CloudOp::DeleteCertificate { .. } => {}
                 }
             }
         }

@@ -99,14 +99,16 @@ pub trait LoadBalancerApi: Send + Sync {
         lb_id: &str,
         listener_id: &str,
     ) -> Result<Vec<L7Policy>, CloudError>;
-    /// Creates an L7 policy (id ignored); returns its id.
+    /// Creates an L7 policy (id ignored; position 0: last); returns its id.
     async fn create_policy(
         &self,
         lb_id: &str,
         listener_id: &str,
         policy: &L7Policy,
     ) -> Result<String, CloudError>;
-    /// Updates an L7 policy.
+    /// Updates an L7 policy, its `position` included: the planner reorders policies through
+    /// this call (an adapter whose API moves positions with `PUT .../l7policies` makes that
+    /// call when the position changes).
     async fn update_policy(
         &self,
         lb_id: &str,

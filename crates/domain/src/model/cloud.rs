@@ -377,8 +377,8 @@ pub struct Certificate {
     pub expired_at: Option<String>,
 }
 
-/// A request to import a PEM certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A request to import a PEM certificate. Its `Debug` output hides the private key.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateRequest {
     /// Name.
@@ -389,6 +389,26 @@ pub struct CertificateRequest {
     pub certificate: String,
     /// PEM private key (never logged).
     pub private_key: Option<String>,
+}
+
+impl std::fmt::Debug for CertificateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateRequest")
+            .field("name", &self.name)
+            .field("certificate_type", &self.certificate_type)
+            .field(
+                "certificate",
+                &format_args!("<{} bytes>", self.certificate.len()),
+            )
+            .field(
+                "private_key",
+                &self
+                    .private_key
+                    .as_ref()
+                    .map(|_| format_args!("<redacted>")),
+            )
+            .finish()
+    }
 }
 
 /// Action of an L7 policy.

@@ -13,6 +13,14 @@ pub const REASON_FAILED: &str = "ReconcileFailed";
 pub const REASON_INVALID_ANNOTATIONS: &str = "InvalidAnnotations";
 /// Reason of a port claimed by another LBC with another protocol.
 pub const REASON_PORT_CONFLICT: &str = "PortConflict";
+/// Condition type on an LBC, owned by the Service use case: whether the owning Service's
+/// annotations are valid. While it is `False` the LBC's `Ready` stays `False` with reason
+/// [`REASON_INVALID_ANNOTATIONS`] and its message, whatever the LBC reconcile achieves.
+pub const ANNOTATIONS_VALID: &str = "AnnotationsValid";
+/// Reason of valid Service annotations.
+pub const REASON_ANNOTATIONS_ACCEPTED: &str = "AnnotationsAccepted";
+/// Reason of a `Ready` condition waiting for the next LBC reconcile.
+pub const REASON_RECONCILING: &str = "Reconciling";
 
 /// Status of a condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]

@@ -4,11 +4,14 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    HealthCheckProtocol, HealthMonitor, ListenerProtocol, LoadBalancerConfigSpec, PoolAlgorithm,
-    PoolProtocol,
+    CreateCertificate, HealthCheckProtocol, HealthMonitor, L7Rule, ListenerCertificate,
+    ListenerProtocol, LoadBalancerConfigSpec, PolicyAction, PolicyCompareType, PolicyRuleType,
+    PolicySpec, PoolAlgorithm, PoolProtocol,
 };
 
 const CLUSTER: &str = "cluster-1";
+/// Name prefix of the certificates the tests import.
+const OUR_CERT: &str = "vks_cert_";
 
 fn member(i: u8, port: u16) -> PoolMember {
     PoolMember {
@@ -21,7 +24,16 @@ fn member(i: u8, port: u16) -> PoolMember {
     }
 }
 
-/// A foreign listener and pool on a shared load balancer, with a foreign tag.
+fn rule(value: &str) -> L7Rule {
+    L7Rule {
+        compare_type: PolicyCompareType::StartsWith,
+        rule_value: value.to_owned(),
+        rule_type: PolicyRuleType::Path,
+    }
+}
+
+/// A foreign listener (with a foreign L7 policy) and pool on a shared load balancer, with
+/// a foreign tag.
 fn foreign_lb() -> Observed {
     Observed {
         lb: LoadBalancer {
@@ -48,10 +60,43 @@ fn foreign_lb() -> Observed {
             members: vec![member(99, 8080)],
             ..Pool::default()
         }],
+        policies: BTreeMap::from([(
+            "listener-foreign".to_owned(),
+            vec![L7Policy {
+                id: "policy-foreign".into(),
+                name: "pol-a".into(),
+                action: PolicyAction::Reject,
+                redirect_pool_id: None,
+                redirect_url: None,
+                redirect_http_code: None,
+                keep_query_string: false,
+                position: 1,
+                rules: vec![rule("/foreign")],
+            }],
+        )]),
     }
 }
 
-#[derive(Debug, Clone)]
+/// A certificate of the project this cluster did not import.
+fn foreign_cert() -> Certificate {
+    Certificate {
+        id: "cert-foreign".into(),
+        name: "foreign-cert".into(),
+        certificate_type: "TLS/SSL".into(),
+        expired_at: None,
+    }
+}
+
+/// One generated L7 policy: name index, action, whether it sets its position, rule.
+#[derive(Debug, Clone, Default)]
+struct PolicyGen {
+    name: u8,
+    action: u8,
+    positioned: bool,
+    rule: u8,
+}
+
+#[derive(Debug, Clone, Default)]
 struct PortSpec {
     port: u16,
     udp: bool,
@@ -60,6 +105,53 @@ struct PortSpec {
     interval: u32,
     timeout_client: u32,
     cidr: u8,
+    /// 0: plain TCP, 1: HTTP, 2: HTTPS (ignored for UDP).
+    l7: u8,
+    /// HTTPS certificate: 0 secret `tls-a`, 1 secret `tls-b`, 2 foreign id, 3 foreign name.
+    cert: u8,
+    /// Policies (HTTP and HTTPS listeners).
+    policies: Vec<PolicyGen>,
+}
+
+fn cert_ref(cert: u8) -> ListenerCertificate {
+    match cert % 4 {
+        0 => ListenerCertificate {
+            secret_name: Some("tls-a".into()),
+            ..ListenerCertificate::default()
+        },
+        1 => ListenerCertificate {
+            secret_name: Some("tls-b".into()),
+            ..ListenerCertificate::default()
+        },
+        2 => ListenerCertificate {
+            id: Some("cert-foreign".into()),
+            ..ListenerCertificate::default()
+        },
+        _ => ListenerCertificate {
+            name: Some("foreign-cert".into()),
+            ..ListenerCertificate::default()
+        },
+    }
+}
+
+fn policy_of(g: &PolicyGen, index: usize, pool_name: &str) -> PolicySpec {
+    let action = match g.action % 3 {
+        0 => PolicyAction::Reject,
+        1 => PolicyAction::RedirectToPool,
+        _ => PolicyAction::RedirectToUrl,
+    };
+    let url = action == PolicyAction::RedirectToUrl;
+    PolicySpec {
+        name: format!("pol-{}", g.name),
+        description: None,
+        redirect_pool_name: (action == PolicyAction::RedirectToPool).then(|| pool_name.to_owned()),
+        action,
+        redirect_url: url.then(|| format!("https://example.com/{}", g.rule)),
+        redirect_http_code: url.then_some(if g.rule.is_multiple_of(2) { 301 } else { 302 }),
+        keep_query_string: url.then_some(g.rule.is_multiple_of(2)),
+        position: g.positioned.then_some(index as u32 + 1),
+        l7_rules: vec![rule(&format!("/p{}", g.rule))],
+    }
 }
 
 fn spec_of(ports: &[PortSpec], tags: &BTreeMap<String, String>) -> LoadBalancerConfigSpec {
@@ -70,18 +162,28 @@ fn spec_of(ports: &[PortSpec], tags: &BTreeMap<String, String>) -> LoadBalancerC
         ..LoadBalancerConfigSpec::default()
     };
     for p in ports {
-        let (lp, pp, hp) = if p.udp {
-            (
+        let l7 = if p.udp { 0 } else { p.l7 % 3 };
+        let (lp, pp, hp) = match (p.udp, l7) {
+            (true, _) => (
                 ListenerProtocol::Udp,
                 PoolProtocol::Udp,
                 HealthCheckProtocol::PingUdp,
-            )
-        } else {
-            (
+            ),
+            (false, 0) => (
                 ListenerProtocol::Tcp,
                 PoolProtocol::Tcp,
                 HealthCheckProtocol::Tcp,
-            )
+            ),
+            (false, 1) => (
+                ListenerProtocol::Http,
+                PoolProtocol::Http,
+                HealthCheckProtocol::Tcp,
+            ),
+            (false, _) => (
+                ListenerProtocol::Https,
+                PoolProtocol::Http,
+                HealthCheckProtocol::Tcp,
+            ),
         };
         let pool_name = format!("pool_{}_{}", pp.as_str(), p.port);
         spec.pools.push(PoolSpec {
@@ -106,6 +208,29 @@ fn spec_of(ports: &[PortSpec], tags: &BTreeMap<String, String>) -> LoadBalancerC
                 .map(|i| member(*i, 30000 + p.port))
                 .collect(),
         });
+        let https = lp == ListenerProtocol::Https;
+        let certificate_default = https.then(|| cert_ref(p.cert));
+        if let Some(secret) = certificate_default
+            .as_ref()
+            .and_then(|c| c.secret_name.clone())
+            && !spec
+                .create_certificates
+                .iter()
+                .any(|c| c.secret_name == secret)
+        {
+            spec.create_certificates.push(CreateCertificate {
+                secret_name: secret,
+            });
+        }
+        let mut policies: Vec<PolicySpec> = Vec::new();
+        if l7 > 0 {
+            for (i, g) in p.policies.iter().enumerate() {
+                let pol = policy_of(g, i, &pool_name);
+                if !policies.iter().any(|x| x.name == pol.name) {
+                    policies.push(pol);
+                }
+            }
+        }
         spec.listeners.push(ListenerSpec {
             name: format!("listener_{}", p.port),
             description: None,
@@ -124,8 +249,8 @@ fn spec_of(ports: &[PortSpec], tags: &BTreeMap<String, String>) -> LoadBalancerC
                 .into(),
             ),
             insert_headers: Vec::new(),
-            policies: Vec::new(),
-            certificate_default: None,
+            policies,
+            certificate_default,
             certificate_authorities: Vec::new(),
             client_certificate_id: None,
         });
@@ -133,23 +258,61 @@ fn spec_of(ports: &[PortSpec], tags: &BTreeMap<String, String>) -> LoadBalancerC
     spec
 }
 
+/// The certificates `spec` imports, from secrets at resource version `rv`.
+fn desired_certs(spec: &LoadBalancerConfigSpec, rv: &str) -> Vec<DesiredCertificate> {
+    spec.create_certificates
+        .iter()
+        .map(|c| DesiredCertificate {
+            secret_name: c.secret_name.clone(),
+            resource_version: rv.to_owned(),
+            request: CertificateRequest {
+                name: format!("{OUR_CERT}{}_{rv}", c.secret_name),
+                certificate_type: "TLS/SSL".into(),
+                certificate: "-----BEGIN CERTIFICATE-----".into(),
+                private_key: Some("-----BEGIN PRIVATE KEY-----".into()),
+            },
+        })
+        .collect()
+}
+
+fn policy_gens() -> impl Strategy<Value = Vec<PolicyGen>> {
+    proptest::collection::vec(
+        (0u8..3, 0u8..3, any::<bool>(), 0u8..3).prop_map(|(name, action, positioned, rule)| {
+            PolicyGen {
+                name,
+                action,
+                positioned,
+                rule,
+            }
+        }),
+        0..3,
+    )
+}
+
 fn port_specs() -> impl Strategy<Value = Vec<PortSpec>> {
     proptest::collection::btree_map(
         80u16..88,
         (
-            any::<bool>(),
-            proptest::collection::btree_set(1u8..7, 0..4),
-            0u8..3,
-            5u32..8,
-            40u32..43,
-            0u8..2,
+            (
+                any::<bool>(),
+                proptest::collection::btree_set(1u8..7, 0..4),
+                0u8..3,
+                5u32..8,
+            ),
+            (40u32..43, 0u8..2, 0u8..3, 0u8..4, policy_gens()),
         ),
         0..4,
     )
     .prop_map(|m| {
         m.into_iter()
             .map(
-                |(port, (udp, members, algorithm, interval, timeout_client, cidr))| PortSpec {
+                |(
+                    port,
+                    (
+                        (udp, members, algorithm, interval),
+                        (timeout_client, cidr, l7, cert, policies),
+                    ),
+                )| PortSpec {
                     port,
                     udp,
                     members: members.into_iter().collect(),
@@ -157,6 +320,9 @@ fn port_specs() -> impl Strategy<Value = Vec<PortSpec>> {
                     interval,
                     timeout_client,
                     cidr,
+                    l7,
+                    cert,
+                    policies,
                 },
             )
             .collect()
@@ -182,6 +348,16 @@ fn deletes_only_created(plan: &Plan, status: &LoadBalancerConfigStatus) -> Resul
                 .created_pools
                 .iter()
                 .any(|r| &r.id == pool_id && !r.adopted),
+            CloudOp::DeletePolicy {
+                listener_id,
+                policy_id,
+            } => status.created_listeners.iter().any(|r| {
+                &r.id == listener_id && r.created_policies.iter().any(|p| &p.id == policy_id)
+            }),
+            CloudOp::DeleteCertificate { certificate_id } => status
+                .created_certificates
+                .iter()
+                .any(|c| &c.id == certificate_id),
             CloudOp::DeleteLoadBalancer { lb_id } => {
                 status.created_load_balancer_id.as_deref() == Some(lb_id)
             }
@@ -196,8 +372,26 @@ fn deletes_only_created(plan: &Plan, status: &LoadBalancerConfigStatus) -> Resul
     Ok(())
 }
 
-/// The cloud matches `spec`, and `foreign` (listeners, pools, tags) is intact.
-fn assert_converged(obs: &Observed, spec: &LoadBalancerConfigSpec, foreign: Option<&Observed>) {
+/// The id a listener certificate reference must resolve to.
+fn expected_cert_id(c: &ListenerCertificate, certs: &[Certificate], rv: &str) -> Option<String> {
+    let name = match (&c.id, &c.secret_name, &c.name) {
+        (Some(id), _, _) => return Some(id.clone()),
+        (None, Some(secret), _) => format!("{OUR_CERT}{secret}_{rv}"),
+        (None, None, Some(name)) => name.clone(),
+        (None, None, None) => return None,
+    };
+    certs.iter().find(|x| x.name == name).map(|x| x.id.clone())
+}
+
+/// The cloud matches `spec` (certificates imported at `rv`), and `foreign` (listeners,
+/// pools, policies, tags) is intact.
+fn assert_converged(
+    obs: &Observed,
+    certs: &[Certificate],
+    spec: &LoadBalancerConfigSpec,
+    rv: &str,
+    foreign: Option<&Observed>,
+) {
     for want in &spec.pools {
         let have = obs
             .pools
@@ -215,6 +409,12 @@ fn assert_converged(obs: &Observed, spec: &LoadBalancerConfigSpec, foreign: Opti
             );
         }
     }
+    let pool_id = |name: &str| {
+        obs.pools
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.id.clone())
+    };
     for want in &spec.listeners {
         let have = obs
             .listeners
@@ -224,11 +424,39 @@ fn assert_converged(obs: &Observed, spec: &LoadBalancerConfigSpec, foreign: Opti
         assert_eq!(have.protocol, Some(want.protocol));
         assert_eq!(Some(have.timeout_client), want.timeout_client);
         assert_eq!(Some(&have.allowed_cidrs), want.allowed_cidrs.as_ref());
-        let pool = obs
-            .pools
-            .iter()
-            .find(|p| Some(&p.name) == want.default_pool_name.as_ref());
-        assert_eq!(have.default_pool_id, pool.map(|p| p.id.clone()));
+        assert_eq!(
+            have.default_pool_id,
+            want.default_pool_name.as_deref().and_then(pool_id)
+        );
+        assert_eq!(
+            have.default_certificate_authority,
+            want.certificate_default
+                .as_ref()
+                .and_then(|c| expected_cert_id(c, certs, rv))
+        );
+        let policies = obs.policies.get(&have.id).map_or(&[][..], Vec::as_slice);
+        assert_eq!(
+            policies.len(),
+            want.policies.len(),
+            "policies of {}: {policies:?}",
+            want.name
+        );
+        for p in &want.policies {
+            let h = policies
+                .iter()
+                .find(|h| h.name == p.name)
+                .expect("policy exists");
+            assert_eq!(h.action, p.action);
+            assert_eq!(h.rules, p.l7_rules);
+            assert_eq!(
+                h.redirect_pool_id,
+                p.redirect_pool_name.as_deref().and_then(pool_id)
+            );
+            assert_eq!(h.redirect_url, p.redirect_url);
+            if let Some(pos) = p.position {
+                assert_eq!(h.position, pos);
+            }
+        }
     }
     // Nothing else of ours remains.
     let ours = |name: &str| name.starts_with("pool_") || name.starts_with("listener_");
@@ -242,6 +470,19 @@ fn assert_converged(obs: &Observed, spec: &LoadBalancerConfigSpec, foreign: Opti
         obs.listeners.iter().filter(|l| ours(&l.name)).count(),
         spec.listeners.len()
     );
+    let mut our_certs: Vec<&str> = certs
+        .iter()
+        .filter(|c| c.name.starts_with(OUR_CERT))
+        .map(|c| c.name.as_str())
+        .collect();
+    our_certs.sort_unstable();
+    let mut want_certs: Vec<String> = desired_certs(spec, rv)
+        .into_iter()
+        .map(|d| d.request.name)
+        .collect();
+    want_certs.sort();
+    assert_eq!(our_certs, want_certs, "imported certificates");
+    assert!(certs.contains(&foreign_cert()), "foreign certificate lost");
     for (k, v) in &spec.tags {
         if k != crate::tags::CLUSTER_IDS {
             assert_eq!(obs.lb.tags.get(k), Some(v));
@@ -259,25 +500,53 @@ fn assert_foreign_kept(obs: &Observed, f: &Observed) {
     for p in &f.pools {
         assert!(obs.pools.contains(p), "foreign pool {} lost", p.id);
     }
+    for (listener, policies) in &f.policies {
+        for p in policies {
+            assert!(
+                obs.policies.get(listener).is_some_and(|ps| ps.contains(p)),
+                "foreign policy {} lost",
+                p.id
+            );
+        }
+    }
     for (k, v) in &f.lb.tags {
         assert_eq!(obs.lb.tags.get(k), Some(v), "foreign tag {k} lost");
     }
 }
 
-/// Plans `spec`, checks the deletes, applies, and checks that planning again is empty.
+/// Plans `spec` (certificates from secrets at `rv`), checks the deletes, applies, and
+/// checks that planning again is empty.
+fn step_with_certificates(
+    obs: Option<Observed>,
+    certs: &mut Vec<Certificate>,
+    status: &mut LoadBalancerConfigStatus,
+    spec: &LoadBalancerConfigSpec,
+    rv: &str,
+    seed: &mut u64,
+) -> Observed {
+    let input = |certs: &[Certificate]| Certificates {
+        desired: desired_certs(spec, rv),
+        observed: certs.to_vec(),
+    };
+    let p = plan_with_certificates(spec, status, obs.as_ref(), Some(&input(certs)), CLUSTER);
+    assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
+    assert!(p.unresolved.is_empty(), "{:?}", p.unresolved);
+    deletes_only_created(&p, status).unwrap();
+    let obs =
+        simulate_with_certificates(obs, certs, status, &p, seed).expect("load balancer exists");
+    let again = plan_with_certificates(spec, status, Some(&obs), Some(&input(certs)), CLUSTER);
+    assert!(again.is_empty(), "second plan not empty: {again:?}");
+    obs
+}
+
+/// [`step_with_certificates`] with a project holding only the foreign certificate.
 fn step(
     obs: Option<Observed>,
     status: &mut LoadBalancerConfigStatus,
     spec: &LoadBalancerConfigSpec,
     seed: &mut u64,
 ) -> Observed {
-    let p = plan(spec, status, obs.as_ref(), CLUSTER);
-    assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
-    deletes_only_created(&p, status).unwrap();
-    let obs = simulate(obs, status, &p, seed).expect("load balancer exists");
-    let again = plan(spec, status, Some(&obs), CLUSTER);
-    assert!(again.is_empty(), "second plan not empty: {again:?}");
-    obs
+    step_with_certificates(obs, &mut vec![foreign_cert()], status, spec, "1", seed)
 }
 
 proptest! {
@@ -286,7 +555,7 @@ proptest! {
     #[test]
     fn applying_the_plan_reaches_the_desired_state_and_replanning_is_empty(
         shared in any::<bool>(), first in port_specs(), second in port_specs(),
-        t1 in tag_sets(), t2 in tag_sets(), intruder in any::<bool>(),
+        t1 in tag_sets(), t2 in tag_sets(), intruder in any::<bool>(), rotate in any::<bool>(),
     ) {
         let foreign = shared.then(foreign_lb);
         let mut status = LoadBalancerConfigStatus::default();
@@ -295,9 +564,10 @@ proptest! {
             status.adopted_load_balancer_id = Some("lb-shared".into());
         }
         let mut seed = 0;
+        let mut certs = vec![foreign_cert()];
         let spec1 = spec_of(&first, &t1);
-        let mut obs = step(foreign.clone(), &mut status, &spec1, &mut seed);
-        assert_converged(&obs, &spec1, foreign.as_ref());
+        let mut obs = step_with_certificates(foreign.clone(), &mut certs, &mut status, &spec1, "1", &mut seed);
+        assert_converged(&obs, &certs, &spec1, "1", foreign.as_ref());
 
         // Someone adds a member to one of our pools out of band: it must be kept.
         let mut intruders = Vec::new();
@@ -306,9 +576,11 @@ proptest! {
             intruders.push((p.name.clone(), member(200, 1234)));
         }
 
+        // The secrets may get a new resource version: new certificates replace the old.
+        let rv2 = if rotate { "2" } else { "1" };
         let spec2 = spec_of(&second, &t2);
-        let obs2 = step(Some(obs), &mut status, &spec2, &mut seed);
-        assert_converged(&obs2, &spec2, foreign.as_ref());
+        let obs2 = step_with_certificates(Some(obs), &mut certs, &mut status, &spec2, rv2, &mut seed);
+        assert_converged(&obs2, &certs, &spec2, rv2, foreign.as_ref());
         for (pool, m) in &intruders {
             if let Some(p) = obs2.pools.iter().find(|p| &p.name == pool) {
                 prop_assert!(p.members.contains(m), "foreign member dropped");
@@ -317,7 +589,8 @@ proptest! {
 
         let down = plan_teardown(&status, Some(&obs2), CLUSTER);
         deletes_only_created(&down, &status).unwrap();
-        let after = simulate(Some(obs2), &mut status, &down, &mut seed);
+        let after = simulate_with_certificates(Some(obs2), &mut certs, &mut status, &down, &mut seed);
+        prop_assert_eq!(&certs, &vec![foreign_cert()], "imported certificates left behind");
         match (&foreign, after) {
             (Some(f), Some(a)) => {
                 assert_foreign_kept(&a, f);
@@ -348,11 +621,13 @@ proptest! {
             });
         }
         let spec = spec_of(&ports, &tags);
-        let p = plan(&spec, &status, Some(&foreign), CLUSTER);
+        let certs = Certificates { desired: desired_certs(&spec, "1"), observed: vec![foreign_cert()] };
+        let p = plan_with_certificates(&spec, &status, Some(&foreign), Some(&certs), CLUSTER);
         deletes_only_created(&p, &status).unwrap();
         let down = plan_teardown(&status, Some(&foreign), CLUSTER);
         let deletes = down.ops.iter().any(|o| matches!(o,
-            CloudOp::DeleteListener { .. } | CloudOp::DeletePool { .. } | CloudOp::DeleteLoadBalancer { .. }));
+            CloudOp::DeleteListener { .. } | CloudOp::DeletePool { .. } | CloudOp::DeleteLoadBalancer { .. }
+            | CloudOp::DeletePolicy { .. } | CloudOp::DeleteCertificate { .. }));
         prop_assert!(!deletes, "teardown deletes foreign objects: {:?}", down);
     }
 }
@@ -368,6 +643,7 @@ fn new_load_balancer_carries_its_first_listener_and_pool_inline() {
             interval: 5,
             timeout_client: 40,
             cidr: 0,
+            ..PortSpec::default()
         },
         PortSpec {
             port: 81,
@@ -377,6 +653,7 @@ fn new_load_balancer_carries_its_first_listener_and_pool_inline() {
             interval: 5,
             timeout_client: 40,
             cidr: 0,
+            ..PortSpec::default()
         },
     ];
     let spec = spec_of(&ports, &BTreeMap::new());
@@ -426,6 +703,7 @@ fn shared_load_balancer_keeps_foreign_listener_and_members_through_create_update
                 interval: 6,
                 timeout_client: 41,
                 cidr: 1,
+                ..PortSpec::default()
             }],
             &crate::tags::cluster_tags(CLUSTER, "net-1"),
         )
@@ -477,6 +755,7 @@ fn listener_port_taken_by_a_foreign_protocol_is_a_conflict() {
             interval: 5,
             timeout_client: 40,
             cidr: 0,
+            ..PortSpec::default()
         }],
         &BTreeMap::new(),
     );
@@ -509,6 +788,7 @@ fn adopted_listener_gets_its_original_default_pool_back() {
             interval: 5,
             timeout_client: 40,
             cidr: 0,
+            ..PortSpec::default()
         }],
         &BTreeMap::new(),
     );
@@ -548,6 +828,7 @@ fn cloud_defaults_on_members_and_health_monitor_cause_no_update() {
             interval: 5,
             timeout_client: 40,
             cidr: 0,
+            ..PortSpec::default()
         }],
         &BTreeMap::new(),
     );
@@ -565,4 +846,225 @@ fn cloud_defaults_on_members_and_health_monitor_cause_no_update() {
     }
     let again = plan(&spec, &status, Some(&obs), CLUSTER);
     assert!(again.is_empty(), "{again:?}");
+}
+
+/// Position of the first op matching `f`.
+fn pos(p: &Plan, f: impl Fn(&CloudOp) -> bool) -> usize {
+    p.ops.iter().position(f).expect("op present")
+}
+
+#[test]
+fn l7_changes_follow_the_go_order_certificates_first_redundant_certificates_after_pools() {
+    let https = |port: u16, cert: u8, policies: Vec<PolicyGen>| PortSpec {
+        port,
+        members: vec![1],
+        interval: 5,
+        timeout_client: 40,
+        l7: 2,
+        cert,
+        policies,
+        ..PortSpec::default()
+    };
+    let pol = |name: u8, action: u8| PolicyGen {
+        name,
+        action,
+        positioned: true,
+        rule: 0,
+    };
+    let spec1 = spec_of(
+        &[
+            https(443, 0, vec![pol(0, 1)]),
+            https(444, 0, vec![pol(1, 0)]),
+        ],
+        &BTreeMap::new(),
+    );
+    let mut status = LoadBalancerConfigStatus::default();
+    let mut certs = vec![foreign_cert()];
+    let mut seed = 0;
+    let input = Certificates {
+        desired: desired_certs(&spec1, "1"),
+        observed: certs.clone(),
+    };
+    let p = plan_with_certificates(&spec1, &status, None, Some(&input), CLUSTER);
+    let cert = pos(&p, |o| matches!(o, CloudOp::CreateCertificate { .. }));
+    let lb = pos(&p, |o| matches!(o, CloudOp::CreateLoadBalancer { .. }));
+    let listener = pos(&p, |o| matches!(o, CloudOp::CreateListener { .. }));
+    let policy = pos(&p, |o| matches!(o, CloudOp::CreatePolicy { .. }));
+    assert!(cert < lb && lb < listener && listener < policy, "{p:?}");
+    let CloudOp::CreateLoadBalancer { request } = &p.ops[lb] else {
+        unreachable!()
+    };
+    assert!(
+        request.listener.is_none(),
+        "a listener waiting for an imported certificate is not created inline"
+    );
+    let obs = step_with_certificates(None, &mut certs, &mut status, &spec1, "1", &mut seed);
+    assert_eq!(status.created_certificates.len(), 1);
+    assert_eq!(
+        status
+            .created_listeners
+            .iter()
+            .map(|l| l.created_policies.len())
+            .sum::<usize>(),
+        2
+    );
+
+    // Port 444 goes, the secret is rotated: the new certificate is imported first, the
+    // listener and its policy are deleted, then its pool, then the old certificate.
+    let spec2 = spec_of(&[https(443, 0, vec![pol(0, 1)])], &BTreeMap::new());
+    let input = Certificates {
+        desired: desired_certs(&spec2, "2"),
+        observed: certs.clone(),
+    };
+    let p = plan_with_certificates(&spec2, &status, Some(&obs), Some(&input), CLUSTER);
+    let create_cert = pos(&p, |o| matches!(o, CloudOp::CreateCertificate { .. }));
+    let update_listener = pos(&p, |o| matches!(o, CloudOp::UpdateListener { .. }));
+    let delete_listener = pos(&p, |o| matches!(o, CloudOp::DeleteListener { .. }));
+    let delete_pool = pos(&p, |o| matches!(o, CloudOp::DeletePool { .. }));
+    let delete_cert = pos(&p, |o| matches!(o, CloudOp::DeleteCertificate { .. }));
+    assert!(create_cert < update_listener && update_listener < delete_listener);
+    assert!(
+        delete_listener < delete_pool && delete_pool < delete_cert,
+        "{p:?}"
+    );
+    step_with_certificates(Some(obs), &mut certs, &mut status, &spec2, "2", &mut seed);
+}
+
+#[test]
+fn policy_position_change_is_an_update_and_foreign_policies_on_an_adopted_listener_stay() {
+    // Our HTTP listener lands on the foreign listener's port: it is adopted.
+    let mut obs = foreign_lb();
+    obs.listeners[0].port = 80;
+    obs.listeners[0].protocol = Some(ListenerProtocol::Http);
+    let port80 = |positioned: bool| PortSpec {
+        port: 80,
+        members: vec![1],
+        interval: 5,
+        timeout_client: 40,
+        l7: 1,
+        policies: vec![
+            PolicyGen {
+                name: 1,
+                action: 2,
+                positioned,
+                rule: 1,
+            },
+            PolicyGen {
+                name: 2,
+                action: 0,
+                positioned,
+                rule: 2,
+            },
+        ],
+        ..PortSpec::default()
+    };
+    let mut status = LoadBalancerConfigStatus::default();
+    let mut seed = 0;
+    let obs1 = step(
+        Some(obs),
+        &mut status,
+        &spec_of(&[port80(false)], &BTreeMap::new()),
+        &mut seed,
+    );
+    let record = status
+        .created_listeners
+        .iter()
+        .find(|r| r.id == "listener-foreign")
+        .expect("adopted");
+    assert!(record.adopted);
+    assert_eq!(record.created_policies.len(), 2);
+
+    // Positions are now asked for: the policies are updated, nothing is re-created.
+    let spec = spec_of(&[port80(true)], &BTreeMap::new());
+    let p = plan(&spec, &status, Some(&obs1), CLUSTER);
+    assert!(
+        p.ops
+            .iter()
+            .all(|o| matches!(o, CloudOp::UpdatePolicy { .. })),
+        "{p:?}"
+    );
+    let obs2 = step(Some(obs1), &mut status, &spec, &mut seed);
+
+    // Teardown: our policies go, the foreign one and the listener stay.
+    let down = plan_teardown(&status, Some(&obs2), CLUSTER);
+    deletes_only_created(&down, &status).unwrap();
+    let obs3 = simulate(Some(obs2), &mut status, &down, &mut seed).expect("shared LB survives");
+    let left = &obs3.policies["listener-foreign"];
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, "policy-foreign");
+    let l = &obs3.listeners[0];
+    assert_eq!(l.default_pool_id.as_deref(), Some("pool-foreign"));
+}
+
+#[test]
+fn missing_certificate_leaves_the_listener_alone_and_is_reported() {
+    let mut ports = vec![PortSpec {
+        port: 443,
+        members: vec![1],
+        interval: 5,
+        timeout_client: 40,
+        l7: 2,
+        cert: 3,
+        ..PortSpec::default()
+    }];
+    let spec = spec_of(&ports, &BTreeMap::new());
+    let old_cert = Certificate {
+        id: "cert-old".into(),
+        name: format!("{OUR_CERT}old"),
+        ..Certificate::default()
+    };
+    let empty = Certificates {
+        desired: Vec::new(),
+        observed: vec![old_cert.clone()],
+    };
+    let status = LoadBalancerConfigStatus {
+        created_certificates: vec![CreatedCertificate {
+            id: old_cert.id.clone(),
+            ..CreatedCertificate::default()
+        }],
+        ..LoadBalancerConfigStatus::default()
+    };
+    let p = plan_with_certificates(&spec, &status, None, Some(&empty), CLUSTER);
+    assert_eq!(p.unresolved.len(), 1, "{p:?}");
+    assert!(
+        !p.ops
+            .iter()
+            .any(|o| matches!(o, CloudOp::DeleteCertificate { .. })),
+        "an old certificate may still be in use by the listener left alone"
+    );
+    assert!(p.unresolved[0].contains("foreign-cert") && p.unresolved[0].contains("443"));
+    assert!(
+        !p.ops
+            .iter()
+            .any(|o| matches!(o, CloudOp::CreateListener { .. }))
+    );
+    // A secret that is not imported cannot be resolved either.
+    ports[0].cert = 0;
+    let mut spec = spec_of(&ports, &BTreeMap::new());
+    spec.create_certificates.clear();
+    let p = plan_with_certificates(
+        &spec,
+        &LoadBalancerConfigStatus::default(),
+        None,
+        Some(&empty),
+        CLUSTER,
+    );
+    assert!(p.unresolved[0].contains("tls-a"), "{:?}", p.unresolved);
+}
+
+#[test]
+fn certificate_requests_never_show_the_private_key_in_debug_output() {
+    let d = &desired_certs(
+        &spec_of(
+            &[PortSpec {
+                l7: 2,
+                ..PortSpec::default()
+            }],
+            &BTreeMap::new(),
+        ),
+        "1",
+    )[0];
+    let text = format!("{d:?}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    assert!(text.contains("redacted"));
 }

@@ -1,17 +1,30 @@
-//! Reconcile and finalize a LoadBalancerConfig: observe → plan → execute through the
-//! `LoadBalancerApi` → status records through the batch (partial progress recorded even on
-//! error).
+//! Reconcile and finalize a LoadBalancerConfig: observe (load balancer, listeners, pools,
+//! tags; L7 policies and certificates only when the LBC uses or recorded any) → read the TLS
+//! secrets it imports → plan → execute through the `LoadBalancerApi` → status records
+//! through the batch (partial progress recorded even on error).
+//!
+//! The `Ready` condition of an LBC whose Service has invalid annotations stays `False`
+//! (see [`hold_invalid_annotations`](super::hold_invalid_annotations)) while the last good
+//! spec keeps being served. For LBCs sharing a load balancer, see
+//! [`lbcs_sharing_load_balancer`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Config, Deps, LBC_FINALIZER};
-use crate::error::{CloudError, DomainError};
-use crate::model::condition::{self, REASON_FAILED, REASON_PORT_CONFLICT, REASON_SUCCESS};
+use crate::error::{CloudError, ClusterError, DomainError};
+use crate::model::condition::{
+    self, ANNOTATIONS_VALID, REASON_FAILED, REASON_PORT_CONFLICT, REASON_SUCCESS,
+};
 use crate::model::{
-    LoadBalancer, LoadBalancerConfigStatus, LoadBalancerConfigView, ObjectKind, ObjectRef,
+    Certificate, L7Policy, Listener, ListenerRequest, LoadBalancer, LoadBalancerConfigSpec,
+    LoadBalancerConfigStatus, LoadBalancerConfigView, ObjectKey, ObjectKind, ObjectRef,
     RetiringLoadBalancer,
 };
-use crate::planner::{self, CloudOp, Observed, OpIds, Plan, PoolRef};
+use crate::naming::Namer;
+use crate::planner::{
+    self, Certificates, CloudOp, DesiredCertificate, ListenerCertRefs, ListenerRef, Observed,
+    OpIds, Plan, PoolRef,
+};
 use crate::tags;
 
 fn object_ref(lbc: &LoadBalancerConfigView) -> ObjectRef {
@@ -47,6 +60,28 @@ pub fn serialization_key(lbc: &LoadBalancerConfigView) -> String {
         .clone()
         .or_else(|| lbc.status.load_balancer_id.clone())
         .unwrap_or_else(|| format!("name:{}", lbc.spec.load_balancer_name))
+}
+
+/// The keys of the other LBCs that use the same load balancer as `lbc` (same
+/// `loadBalancerId` in spec or status, else same load balancer name), sorted.
+///
+/// A port conflict ([`DomainError::Conflict`]) is never retried on its own: the loser
+/// only wins once the winner stops claiming the port. So when an LBC is deleted, starts
+/// being deleted, or its spec changes, the app requeues every key this function returns for
+/// it (computed from the LBC as it was, e.g. from the watch event): a rejected LBC then
+/// re-runs [`port_conflict`], which ignores LBCs being deleted, and deploys.
+pub fn lbcs_sharing_load_balancer(
+    lbc: &LoadBalancerConfigView,
+    all: &[LoadBalancerConfigView],
+) -> Vec<ObjectKey> {
+    let mut keys: Vec<ObjectKey> = all
+        .iter()
+        .filter(|o| o.meta.key != lbc.meta.key && same_lb(lbc, o))
+        .map(|o| o.meta.key.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// The first port of `lbc` that an earlier LBC on the same load balancer claims with
@@ -140,15 +175,133 @@ async fn find_lb(
     }
 }
 
-async fn observe(deps: &Deps, lb: LoadBalancer) -> Result<Observed, DomainError> {
+/// Reads the listeners, pools and tags of `lb`, and the policies of the listeners
+/// `wants_policies` names (none at all on a plain Layer 4 load balancer).
+async fn observe(
+    deps: &Deps,
+    lb: LoadBalancer,
+    wants_policies: impl Fn(&Listener) -> bool,
+) -> Result<Observed, DomainError> {
     let listeners = deps.lb.list_listeners(&lb.id).await?;
     let pools = deps.lb.list_pools(&lb.id).await?;
     let tags = deps.lb.get_tags(&lb.id).await?;
+    let mut policies = BTreeMap::new();
+    for l in listeners.iter().filter(|l| wants_policies(l)) {
+        policies.insert(l.id.clone(), deps.lb.list_policies(&lb.id, &l.id).await?);
+    }
     Ok(Observed {
         lb: LoadBalancer { tags, ..lb },
         listeners,
         pools,
+        policies,
     })
+}
+
+/// Whether this cluster recorded policies on listener `l`.
+fn has_created_policies(status: &LoadBalancerConfigStatus, l: &Listener) -> bool {
+    status
+        .created_listeners
+        .iter()
+        .any(|r| r.id == l.id && !r.created_policies.is_empty())
+}
+
+/// Ids of the objects operations refer to by name or port, learnt as the plan runs.
+struct Refs {
+    pools: BTreeMap<String, String>,
+    listeners: BTreeMap<u16, String>,
+    certificates: BTreeMap<String, String>,
+}
+
+impl Refs {
+    fn new(observed: Option<&Observed>, certificates: &[Certificate]) -> Self {
+        Self {
+            pools: observed
+                .map(|o| {
+                    o.pools
+                        .iter()
+                        .map(|p| (p.name.clone(), p.id.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            listeners: observed
+                .map(|o| o.listeners.iter().map(|l| (l.port, l.id.clone())).collect())
+                .unwrap_or_default(),
+            certificates: certificates
+                .iter()
+                .map(|c| (c.name.clone(), c.id.clone()))
+                .collect(),
+        }
+    }
+
+    fn pool(&self, r: Option<&PoolRef>) -> Option<String> {
+        match r? {
+            PoolRef::Id(id) => Some(id.clone()),
+            PoolRef::Name(n) => self.pools.get(n).cloned(),
+        }
+    }
+
+    fn listener(&self, r: &ListenerRef) -> Result<String, CloudError> {
+        match r {
+            ListenerRef::Id(id) => Ok(id.clone()),
+            ListenerRef::Port(port) => self
+                .listeners
+                .get(port)
+                .cloned()
+                .ok_or_else(|| CloudError::not_found("listener on port", &port.to_string())),
+        }
+    }
+
+    /// The request with its default pool and certificate ids filled in.
+    fn listener_request(
+        &self,
+        request: &ListenerRequest,
+        default_pool: Option<&PoolRef>,
+        certificates: &ListenerCertRefs,
+    ) -> ListenerRequest {
+        let mut request = request.clone();
+        request.default_pool_id = self.pool(default_pool);
+        (
+            request.default_certificate_authority,
+            request.certificate_authorities,
+        ) = certificates.resolve(|n| self.certificates.get(n).cloned());
+        request
+    }
+
+    /// The policy with the id of its target pool filled in.
+    fn policy(&self, policy: &L7Policy, redirect_pool: Option<&PoolRef>) -> L7Policy {
+        let mut policy = policy.clone();
+        if redirect_pool.is_some() {
+            policy.redirect_pool_id = self.pool(redirect_pool);
+        }
+        policy
+    }
+
+    /// Learns the ids a completed operation created.
+    fn learn(&mut self, op: &CloudOp, ids: &OpIds) {
+        match (op, &ids.id) {
+            (CloudOp::CreateLoadBalancer { request }, _) => {
+                if let (Some(p), Some(id)) = (&request.pool, &ids.pool_id) {
+                    self.pools.insert(p.name.clone(), id.clone());
+                }
+                if let (Some(l), Some(id)) = (&request.listener, &ids.listener_id) {
+                    self.listeners.insert(l.port, id.clone());
+                }
+            }
+            (CloudOp::CreatePool { request }, Some(id)) => {
+                self.pools.insert(request.name.clone(), id.clone());
+            }
+            (CloudOp::CreateListener { request, .. }, Some(id)) => {
+                self.listeners.insert(request.port, id.clone());
+            }
+            (CloudOp::DeleteListener { listener_id }, _) => {
+                self.listeners.retain(|_, id| id != listener_id);
+            }
+            (CloudOp::CreateCertificate { request, .. }, Some(id)) => {
+                self.certificates.insert(request.name.clone(), id.clone());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Runs one operation; returns the ids the cloud gave.
@@ -156,15 +309,9 @@ async fn execute(
     deps: &Deps,
     lb_id: &mut Option<String>,
     op: &CloudOp,
-    pools_by_name: &BTreeMap<String, String>,
+    refs: &Refs,
 ) -> Result<OpIds, CloudError> {
     let mut ids = OpIds::default();
-    let resolve = |r: Option<&PoolRef>| -> Option<String> {
-        match r? {
-            PoolRef::Id(id) => Some(id.clone()),
-            PoolRef::Name(n) => pools_by_name.get(n).cloned(),
-        }
-    };
     if let CloudOp::CreateLoadBalancer { request } = op {
         let id = deps.lb.create_load_balancer(request).await?;
         if let Some(l) = &request.listener {
@@ -204,23 +351,51 @@ async fn execute(
         CloudOp::CreateListener {
             request,
             default_pool,
+            certificates,
         } => {
-            let mut request = request.clone();
-            request.default_pool_id = resolve(default_pool.as_ref());
+            let request = refs.listener_request(request, default_pool.as_ref(), certificates);
             ids.id = Some(deps.lb.create_listener(&lb, &request).await?);
         }
         CloudOp::UpdateListener {
             listener_id,
             request,
             default_pool,
+            certificates,
             ..
         } => {
-            let mut request = request.clone();
-            request.default_pool_id = resolve(default_pool.as_ref());
+            let request = refs.listener_request(request, default_pool.as_ref(), certificates);
             deps.lb.update_listener(&lb, listener_id, &request).await?;
         }
         CloudOp::DeleteListener { listener_id } => {
             ok_if_gone(deps.lb.delete_listener(&lb, listener_id).await)?;
+        }
+        CloudOp::CreatePolicy {
+            listener,
+            policy,
+            redirect_pool,
+        } => {
+            let listener_id = refs.listener(listener)?;
+            let policy = refs.policy(policy, redirect_pool.as_ref());
+            ids.id = Some(deps.lb.create_policy(&lb, &listener_id, &policy).await?);
+            ids.listener_id = Some(listener_id);
+        }
+        CloudOp::UpdatePolicy {
+            listener_id,
+            policy,
+            redirect_pool,
+        } => {
+            let policy = refs.policy(policy, redirect_pool.as_ref());
+            deps.lb.update_policy(&lb, listener_id, &policy).await?;
+        }
+        CloudOp::DeletePolicy {
+            listener_id,
+            policy_id,
+        } => ok_if_gone(deps.lb.delete_policy(&lb, listener_id, policy_id).await)?,
+        CloudOp::CreateCertificate { request, .. } => {
+            ids.id = Some(deps.lb.create_certificate(request).await?);
+        }
+        CloudOp::DeleteCertificate { certificate_id } => {
+            ok_if_gone(deps.lb.delete_certificate(certificate_id).await)?;
         }
         CloudOp::DeletePool { pool_id } => ok_if_gone(deps.lb.delete_pool(&lb, pool_id).await)?,
         CloudOp::PutTags { tags, .. } => deps.lb.put_tags(&lb, tags).await?,
@@ -245,49 +420,96 @@ async fn run(
     plan: &Plan,
     lb_id: &mut Option<String>,
     observed: Option<&Observed>,
+    certificates: &[Certificate],
     status: &mut LoadBalancerConfigStatus,
 ) -> Result<(), CloudError> {
     for c in &plan.claims {
         planner::record_claim(status, c);
     }
-    let mut pools_by_name: BTreeMap<String, String> = observed
-        .map(|o| {
-            o.pools
-                .iter()
-                .map(|p| (p.name.clone(), p.id.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut refs = Refs::new(observed, certificates);
     for op in &plan.ops {
-        let ids = execute(deps, lb_id, op, &pools_by_name).await?;
+        let ids = execute(deps, lb_id, op, &refs).await?;
         planner::record_op(status, op, &ids);
-        if let (CloudOp::CreatePool { request }, Some(id)) = (op, &ids.id) {
-            pools_by_name.insert(request.name.clone(), id.clone());
-        }
-        if let (CloudOp::CreateLoadBalancer { request }, Some(id)) = (op, &ids.pool_id)
-            && let Some(p) = &request.pool
-        {
-            pools_by_name.insert(p.name.clone(), id.clone());
-        }
+        refs.learn(op, &ids);
     }
     Ok(())
+}
+
+/// Names of the secrets an LBC imports certificates from: `createCertificates` and the
+/// listeners' `secretName` references.
+fn certificate_secrets(spec: &LoadBalancerConfigSpec) -> BTreeSet<&str> {
+    let listed = spec
+        .create_certificates
+        .iter()
+        .map(|c| c.secret_name.as_str());
+    let referenced = spec.listeners.iter().flat_map(|l| {
+        l.certificate_default
+            .iter()
+            .chain(&l.certificate_authorities)
+            .filter_map(|c| c.secret_name.as_deref())
+    });
+    listed.chain(referenced).collect()
+}
+
+/// The certificates of the plan: the secrets read and the project's certificates listed,
+/// only when the LBC uses or recorded any (None otherwise: no cloud call).
+async fn certificates(
+    deps: &Deps,
+    cfg: &Config,
+    lbc: &LoadBalancerConfigView,
+    status: &LoadBalancerConfigStatus,
+) -> Result<Option<Certificates>, DomainError> {
+    let secrets = certificate_secrets(&lbc.spec);
+    let by_name = lbc.spec.listeners.iter().any(|l| {
+        l.certificate_default
+            .iter()
+            .chain(&l.certificate_authorities)
+            .any(|c| c.id.is_none() && c.name.is_some())
+    });
+    if secrets.is_empty() && !by_name && status.created_certificates.is_empty() {
+        return Ok(None);
+    }
+    let key = &lbc.meta.key;
+    let namer = Namer::new(&cfg.cluster_id, &key.namespace, &key.name);
+    let mut desired = Vec::new();
+    for name in secrets {
+        let secret_key = ObjectKey::new(&key.namespace, name);
+        let secret = deps.reader.get_secret(&secret_key).await?.ok_or_else(|| {
+            ClusterError::NotFound(format!("secret {secret_key} with a TLS certificate"))
+        })?;
+        let cert_name = namer.certificate(name, &secret.resource_version);
+        desired.push(
+            DesiredCertificate::from_secret(cert_name, &secret).map_err(DomainError::Invalid)?,
+        );
+    }
+    Ok(Some(Certificates {
+        desired,
+        observed: deps.lb.list_certificates().await?,
+    }))
 }
 
 /// Queues `status` as the LBC's new status when it differs from `old` (the reconcile time
 /// only moves when something else changed, so a no-op reconcile writes nothing).
 fn queue_status(deps: &Deps, lbc: &LoadBalancerConfigView, mut status: LoadBalancerConfigStatus) {
+    let now = deps.clock.now();
+    super::hold_invalid_annotations(&mut status.conditions, now);
     status.last_reconcile_time = lbc.status.last_reconcile_time;
     if status == lbc.status {
         return;
     }
-    status.last_reconcile_time = Some(deps.clock.now());
+    status.last_reconcile_time = Some(now);
     deps.batch.queue_lbc_status(
         &lbc.meta.key,
         Box::new(move |s| {
-            if *s == status {
+            // The Service use case owns `AnnotationsValid`: keep the stored one, which may
+            // be newer than the snapshot this reconcile started from.
+            let mut next = status.clone();
+            super::carry_condition(&s.conditions, &mut next.conditions, ANNOTATIONS_VALID);
+            super::hold_invalid_annotations(&mut next.conditions, now);
+            if *s == next {
                 return false;
             }
-            *s = status.clone();
+            *s = next;
             true
         }),
     );
@@ -392,12 +614,28 @@ async fn converge(
             } else if status.created_load_balancer_id.as_ref() != Some(&lb.id) {
                 status.adopted_load_balancer_id = Some(lb.id.clone());
             }
-            Some(observe(deps, *lb).await?)
+            let wants = |l: &Listener| {
+                has_created_policies(status, l)
+                    || lbc
+                        .spec
+                        .listeners
+                        .iter()
+                        .any(|w| w.protocol_port == l.port && !w.policies.is_empty())
+            };
+            Some(observe(deps, *lb, wants).await?)
         }
     };
-    let plan = planner::plan(&lbc.spec, status, observed.as_ref(), &cfg.cluster_id);
+    let certs = certificates(deps, cfg, lbc, status).await?;
+    let plan = planner::plan_with_certificates(
+        &lbc.spec,
+        status,
+        observed.as_ref(),
+        certs.as_ref(),
+        &cfg.cluster_id,
+    );
     let mut lb_id = observed.as_ref().map(|o| o.lb.id.clone());
-    run(deps, &plan, &mut lb_id, observed.as_ref(), status).await?;
+    let known = certs.as_ref().map_or(&[][..], |c| c.observed.as_slice());
+    run(deps, &plan, &mut lb_id, observed.as_ref(), known, status).await?;
     if let Some(id) = lb_id {
         let lb = if plan.ops.is_empty() {
             observed.map(|o| o.lb)
@@ -413,6 +651,10 @@ async fn converge(
         status.lb_type = Some(lb.lb_type);
         status.subnet_id = Some(lb.subnet_id).filter(|s| !s.is_empty());
         status.zone_id = Some(lb.zone_id).filter(|s| !s.is_empty());
+    }
+    if !plan.unresolved.is_empty() {
+        // Retried with backoff: the certificate may be imported out of band.
+        return Err(CloudError::not_found("certificate", &plan.unresolved.join("; ")).into());
     }
     if plan.conflicts.is_empty() && status.retiring_load_balancer.is_some() {
         teardown_retiring(deps, cfg, status).await?;
@@ -468,15 +710,14 @@ async fn teardown_one(
     id: &str,
     records: &mut LoadBalancerConfigStatus,
 ) -> Result<(), DomainError> {
-    let lb = match deps.lb.get_load_balancer(id).await {
-        Ok(lb) => lb,
-        Err(CloudError::NotFound { .. }) => return Ok(()),
+    let observed = match deps.lb.get_load_balancer(id).await {
+        Ok(lb) => Some(observe(deps, lb, |l| has_created_policies(records, l)).await?),
+        Err(CloudError::NotFound { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    let observed = observe(deps, lb).await?;
-    let plan = planner::plan_teardown(records, Some(&observed), &cfg.cluster_id);
+    let plan = planner::plan_teardown(records, observed.as_ref(), &cfg.cluster_id);
     let mut lb_id = Some(id.to_owned());
-    run(deps, &plan, &mut lb_id, Some(&observed), records).await?;
+    run(deps, &plan, &mut lb_id, observed.as_ref(), &[], records).await?;
     Ok(())
 }
 
@@ -527,6 +768,10 @@ async fn teardown(
 ) -> Result<(), DomainError> {
     if let Some(id) = status.load_balancer_id.clone() {
         teardown_one(deps, cfg, &id, status).await?;
+    } else {
+        // No load balancer (its creation failed): only imported certificates remain.
+        let plan = planner::plan_teardown(status, None, &cfg.cluster_id);
+        run(deps, &plan, &mut None, None, &[], status).await?;
     }
     teardown_retiring(deps, cfg, status).await?;
     status.load_balancer_id = None;
@@ -535,5 +780,6 @@ async fn teardown(
     status.created_listeners.clear();
     status.created_pools.clear();
     status.created_tags.clear();
+    status.created_certificates.clear();
     Ok(())
 }

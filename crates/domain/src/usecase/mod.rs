@@ -61,18 +61,29 @@ pub struct Deps {
 }
 
 impl Deps {
+    async fn event(
+        &self,
+        target: &crate::model::ObjectRef,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+    ) {
+        let event = Event {
+            event_type,
+            reason: reason.to_owned(),
+            message,
+        };
+        self.events.publish(target, &event).await;
+    }
+
     pub(crate) async fn warn(
         &self,
         target: &crate::model::ObjectRef,
         reason: &str,
         message: String,
     ) {
-        let event = Event {
-            event_type: EventType::Warning,
-            reason: reason.to_owned(),
-            message,
-        };
-        self.events.publish(target, &event).await;
+        self.event(target, EventType::Warning, reason, message)
+            .await;
     }
 
     pub(crate) async fn normal(
@@ -81,12 +92,25 @@ impl Deps {
         reason: &str,
         message: String,
     ) {
-        let event = Event {
-            event_type: EventType::Normal,
+        self.event(target, EventType::Normal, reason, message).await;
+    }
+
+    pub(crate) fn condition(
+        &self,
+        type_: &str,
+        status: ConditionStatus,
+        reason: &str,
+        message: String,
+        generation: i64,
+    ) -> Condition {
+        Condition {
+            type_: type_.to_owned(),
+            status,
             reason: reason.to_owned(),
             message,
-        };
-        self.events.publish(target, &event).await;
+            last_transition_time: self.clock.now(),
+            observed_generation: Some(generation),
+        }
     }
 
     pub(crate) fn ready(
@@ -96,17 +120,60 @@ impl Deps {
         message: String,
         generation: i64,
     ) -> Condition {
-        Condition {
-            type_: condition::READY.to_owned(),
-            status: if ok {
-                ConditionStatus::True
-            } else {
-                ConditionStatus::False
-            },
-            reason: reason.to_owned(),
-            message,
-            last_transition_time: self.clock.now(),
-            observed_generation: Some(generation),
+        let status = if ok {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        };
+        self.condition(condition::READY, status, reason, message, generation)
+    }
+}
+
+/// Keeps an LBC's `Ready` condition `False` with reason
+/// [`REASON_INVALID_ANNOTATIONS`](condition::REASON_INVALID_ANNOTATIONS) while its
+/// [`ANNOTATIONS_VALID`](condition::ANNOTATIONS_VALID) condition (written by the Service use
+/// case) is `False`, so a successful LBC reconcile of the last good spec never hides bad
+/// input. Returns whether `conditions` changed.
+pub fn hold_invalid_annotations(conditions: &mut Vec<Condition>, now: jiff::Timestamp) -> bool {
+    let Some(invalid) = condition::find_condition(conditions, condition::ANNOTATIONS_VALID)
+        .filter(|c| c.status == ConditionStatus::False)
+    else {
+        return false;
+    };
+    let ready = Condition {
+        type_: condition::READY.to_owned(),
+        status: ConditionStatus::False,
+        reason: condition::REASON_INVALID_ANNOTATIONS.to_owned(),
+        message: invalid.message.clone(),
+        last_transition_time: now,
+        observed_generation: invalid.observed_generation,
+    };
+    condition::set_condition(conditions, ready)
+}
+
+/// A batch mutator that makes the object's value `value`, reporting no change when it
+/// already is.
+pub(crate) fn replace_with<T>(value: T) -> crate::ports::Mutator<T>
+where
+    T: PartialEq + Clone + Send + 'static,
+{
+    Box::new(move |s: &mut T| {
+        if *s == value {
+            return false;
         }
+        s.clone_from(&value);
+        true
+    })
+}
+
+/// Makes the condition of type `type_` in `to` what it is in `from` (removed when `from`
+/// has none), keeping the position of the others. Returns whether `to` changed.
+pub(crate) fn carry_condition(from: &[Condition], to: &mut Vec<Condition>, type_: &str) -> bool {
+    if let Some(c) = condition::find_condition(from, type_) {
+        condition::set_condition(to, c.clone())
+    } else {
+        let before = to.len();
+        to.retain(|c| c.type_ != type_);
+        before != to.len()
     }
 }

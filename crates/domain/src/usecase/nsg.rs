@@ -40,16 +40,8 @@ fn queue_status(deps: &Deps, nsg: &NodeSecurityGroupView, mut status: NodeSecuri
         return;
     }
     status.last_reconcile_time = Some(deps.clock.now());
-    deps.batch.queue_nsg_status(
-        &nsg.meta.key,
-        Box::new(move |s| {
-            if *s == status {
-                return false;
-            }
-            *s = status.clone();
-            true
-        }),
-    );
+    deps.batch
+        .queue_nsg_status(&nsg.meta.key, super::replace_with(status));
 }
 
 /// Ensures the managed group exists with exactly the desired rules; returns its id.

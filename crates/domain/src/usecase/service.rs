@@ -9,12 +9,12 @@ use super::{Config, Deps, LBC_FINALIZER, NSG_FINALIZER, SERVICE_FINALIZER};
 use crate::annotations::{self, ServiceSettings, TargetType};
 use crate::error::DomainError;
 use crate::members;
-use crate::model::condition::{self, REASON_INVALID_ANNOTATIONS};
+use crate::model::condition::{self, ConditionStatus, REASON_INVALID_ANNOTATIONS};
 use crate::model::{
     EndpointView, HealthCheckProtocol, HealthMonitor, IngressView, ListenerProtocol, ListenerSpec,
-    LoadBalancerConfigSpec, LoadBalancerType, ManagedSecurityGroup, NodeSecurityGroupRule,
-    NodeSecurityGroupSpec, NodeView, ObjectKey, PoolProtocol, PoolSpec, PortProtocol,
-    RuleDirection, RuleProtocol, ServicePortView, ServiceView,
+    LoadBalancerConfigSpec, LoadBalancerConfigView, LoadBalancerType, ManagedSecurityGroup,
+    NodeSecurityGroupRule, NodeSecurityGroupSpec, NodeView, ObjectKey, PoolProtocol, PoolSpec,
+    PortProtocol, RuleDirection, RuleProtocol, ServicePortView, ServiceStatusView, ServiceView,
 };
 use crate::naming::Namer;
 use crate::ports::DesiredMeta;
@@ -79,16 +79,24 @@ pub async fn reconcile_service(
                 message.clone(),
             )
             .await;
-            if deps.reader.get_lbc(&child_key(svc)).await?.is_some() {
-                let cond = deps.ready(
-                    false,
+            // The LBC keeps its last good spec (nothing is applied) and so the load
+            // balancer keeps serving; the LBC's conditions say why it is not updated.
+            if let Some(lbc) = deps.reader.get_lbc(&child_key(svc)).await? {
+                let invalid = deps.condition(
+                    condition::ANNOTATIONS_VALID,
+                    ConditionStatus::False,
                     REASON_INVALID_ANNOTATIONS,
                     message.clone(),
-                    svc.generation,
+                    lbc.meta.generation,
                 );
+                let now = deps.clock.now();
                 deps.batch.queue_lbc_status(
                     &child_key(svc),
-                    Box::new(move |s| condition::set_condition(&mut s.conditions, cond.clone())),
+                    Box::new(move |s| {
+                        let a = condition::set_condition(&mut s.conditions, invalid.clone());
+                        let b = super::hold_invalid_annotations(&mut s.conditions, now);
+                        a || b
+                    }),
                 );
             }
             return Err(DomainError::Invalid(message));
@@ -127,26 +135,57 @@ pub async fn reconcile_service(
     deps.writer.apply_lbc(&meta(LBC_FINALIZER), &lbc).await?;
     deps.writer.apply_nsg(&meta(NSG_FINALIZER), &nsg).await?;
 
-    // Service status from the LBC's.
-    if let Some(current) = deps.reader.get_lbc(&child_key(svc)).await?
-        && let Some(address) = current.status.address.clone()
-    {
-        let ingress = vec![IngressView {
-            ip: Some(address),
-            hostname: None,
-        }];
-        deps.batch.queue_service_status(
-            &svc.key(),
-            Box::new(move |s| {
-                if s.ingress == ingress {
-                    return false;
-                }
-                s.ingress.clone_from(&ingress);
-                true
-            }),
-        );
+    if let Some(current) = deps.reader.get_lbc(&child_key(svc)).await? {
+        clear_invalid_annotations(deps, &current);
+        // Service status from the LBC's.
+        if let Some(address) = current.status.address.clone() {
+            let ingress = vec![IngressView {
+                ip: Some(address),
+                hostname: None,
+            }];
+            deps.batch.queue_service_status(
+                &svc.key(),
+                super::replace_with(ServiceStatusView { ingress }),
+            );
+        }
     }
     Ok(ServiceOutcome::Applied)
+}
+
+/// Once the Service's annotations are valid again: marks them valid on the LBC, and turns a
+/// `Ready` held `False` for them into `Unknown` until the next LBC reconcile decides.
+fn clear_invalid_annotations(deps: &Deps, lbc: &LoadBalancerConfigView) {
+    let held = condition::find_condition(&lbc.status.conditions, condition::ANNOTATIONS_VALID)
+        .is_some_and(|c| c.status != ConditionStatus::True);
+    if !held {
+        return;
+    }
+    let generation = lbc.meta.generation;
+    let valid = deps.condition(
+        condition::ANNOTATIONS_VALID,
+        ConditionStatus::True,
+        condition::REASON_ANNOTATIONS_ACCEPTED,
+        "the Service annotations are valid".to_owned(),
+        generation,
+    );
+    let reconciling = deps.condition(
+        condition::READY,
+        ConditionStatus::Unknown,
+        condition::REASON_RECONCILING,
+        "waiting for the load balancer to be reconciled".to_owned(),
+        generation,
+    );
+    deps.batch.queue_lbc_status(
+        &lbc.meta.key,
+        Box::new(move |s| {
+            let mut changed = condition::set_condition(&mut s.conditions, valid.clone());
+            let ready = condition::find_condition(&s.conditions, condition::READY);
+            if ready.is_some_and(|c| c.reason == REASON_INVALID_ANNOTATIONS) {
+                changed |= condition::set_condition(&mut s.conditions, reconciling.clone());
+            }
+            changed
+        }),
+    );
 }
 
 async fn remove(deps: &Deps, svc: &ServiceView) -> Result<ServiceOutcome, DomainError> {
@@ -238,49 +277,29 @@ fn health_monitor(settings: &ServiceSettings, port: &ServicePortView) -> HealthM
         unhealthy_threshold: Some(settings.unhealthy_threshold),
         interval: Some(settings.healthcheck_interval),
         timeout: Some(settings.healthcheck_timeout),
-        health_check_method: if http {
-            Some(
-                settings
-                    .healthcheck_method
-                    .unwrap_or(crate::model::HealthCheckMethod::Get),
-            )
-        } else {
-            None
-        },
-        http_version: if http {
-            Some(
-                settings
-                    .healthcheck_http_version
-                    .unwrap_or(crate::model::HealthCheckHttpVersion::Http11),
-            )
-        } else {
-            None
-        },
-        health_check_path: if http {
-            Some(
-                settings
-                    .healthcheck_path
-                    .clone()
-                    .unwrap_or_else(|| "/".into()),
-            )
-        } else {
-            None
-        },
-        domain_name: if http {
-            settings.healthcheck_domain.clone()
-        } else {
-            None
-        },
-        success_code: if http {
-            Some(
-                settings
-                    .healthcheck_success_codes
-                    .clone()
-                    .unwrap_or_else(|| "200".into()),
-            )
-        } else {
-            None
-        },
+        health_check_method: http.then(|| {
+            settings
+                .healthcheck_method
+                .unwrap_or(crate::model::HealthCheckMethod::Get)
+        }),
+        http_version: http.then(|| {
+            settings
+                .healthcheck_http_version
+                .unwrap_or(crate::model::HealthCheckHttpVersion::Http11)
+        }),
+        health_check_path: http.then(|| {
+            settings
+                .healthcheck_path
+                .clone()
+                .unwrap_or_else(|| "/".into())
+        }),
+        domain_name: settings.healthcheck_domain.clone().filter(|_| http),
+        success_code: http.then(|| {
+            settings
+                .healthcheck_success_codes
+                .clone()
+                .unwrap_or_else(|| "200".into())
+        }),
     }
 }
 

@@ -457,6 +457,24 @@ fn active(id: &str) -> LoadBalancer {
     }
 }
 
+/// Reads of the listener and pool a load balancer was created with (port 80).
+fn expect_inline_reads(m: &mut Mocks) {
+    m.lb.expect_list_listeners().returning(|_| {
+        Ok(vec![Listener {
+            id: "lis-80".into(),
+            port: 80,
+            ..Default::default()
+        }])
+    });
+    m.lb.expect_list_pools().returning(|_| {
+        Ok(vec![Pool {
+            id: "pool-80".into(),
+            name: "pool_80".into(),
+            ..Default::default()
+        }])
+    });
+}
+
 /// Cloud state and status after the spec was fully deployed by this cluster.
 fn deployed(spec: &LoadBalancerConfigSpec) -> (planner::Observed, LoadBalancerConfigStatus) {
     let mut status = LoadBalancerConfigStatus::default();
@@ -479,20 +497,7 @@ async fn new_lbc_creates_the_load_balancer_and_records_what_it_created() {
             assert_eq!(req.tags[crate::tags::CREATED_BY_CLUSTER], CLUSTER);
             Ok("lb-1".into())
         });
-    m.lb.expect_list_listeners().returning(|_| {
-        Ok(vec![Listener {
-            id: "lis-80".into(),
-            port: 80,
-            ..Default::default()
-        }])
-    });
-    m.lb.expect_list_pools().returning(|_| {
-        Ok(vec![Pool {
-            id: "pool-80".into(),
-            name: "pool_80".into(),
-            ..Default::default()
-        }])
-    });
+    expect_inline_reads(&mut m);
     m.lb.expect_create_pool()
         .times(1)
         .returning(|_, _| Ok("pool-53".into()));
@@ -547,15 +552,7 @@ async fn redeploy_with_same_spec_makes_no_cloud_write_and_no_status_write() {
     m.lb.expect_get_load_balancer()
         .times(1)
         .returning(move |_| Ok(l2.clone()));
-    let (ls, ps, ts) = (
-        obs.listeners.clone(),
-        obs.pools.clone(),
-        obs.lb.tags.clone(),
-    );
-    m.lb.expect_list_listeners()
-        .returning(move |_| Ok(ls.clone()));
-    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
-    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    expect_lb_reads(&mut m, &obs);
     let (deps, seen) = m.deps();
     reconcile_lbc(&deps, &cfg(), &lbc_view(spec, status))
         .await
@@ -573,20 +570,7 @@ async fn busy_load_balancer_fails_with_short_retry_and_records_partial_progress(
         .returning(|_| Ok(None));
     m.lb.expect_create_load_balancer()
         .returning(|_| Ok("lb-1".into()));
-    m.lb.expect_list_listeners().returning(|_| {
-        Ok(vec![Listener {
-            id: "lis-80".into(),
-            port: 80,
-            ..Default::default()
-        }])
-    });
-    m.lb.expect_list_pools().returning(|_| {
-        Ok(vec![Pool {
-            id: "pool-80".into(),
-            name: "pool_80".into(),
-            ..Default::default()
-        }])
-    });
+    expect_inline_reads(&mut m);
     m.lb.expect_create_pool()
         .returning(|_, _| Ok("pool-53".into()));
     m.lb.expect_create_listener()
@@ -722,15 +706,7 @@ async fn finalize_deletes_the_own_load_balancer_and_removes_the_finalizer() {
     let lb = obs.lb.clone();
     m.lb.expect_get_load_balancer()
         .returning(move |_| Ok(lb.clone()));
-    let (ls, ps, ts) = (
-        obs.listeners.clone(),
-        obs.pools.clone(),
-        obs.lb.tags.clone(),
-    );
-    m.lb.expect_list_listeners()
-        .returning(move |_| Ok(ls.clone()));
-    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
-    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    expect_lb_reads(&mut m, &obs);
     m.lb.expect_delete_load_balancer()
         .times(1)
         .returning(move |got| {
@@ -791,15 +767,7 @@ async fn finalize_on_a_shared_load_balancer_deletes_only_its_own_listener_and_po
     let lb = obs.lb.clone();
     m.lb.expect_get_load_balancer()
         .returning(move |_| Ok(lb.clone()));
-    let (ls, ps, ts) = (
-        obs.listeners.clone(),
-        obs.pools.clone(),
-        obs.lb.tags.clone(),
-    );
-    m.lb.expect_list_listeners()
-        .returning(move |_| Ok(ls.clone()));
-    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
-    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    expect_lb_reads(&mut m, &obs);
     m.lb.expect_delete_listener()
         .times(1)
         .returning(move |_, id| {
@@ -833,15 +801,7 @@ async fn finalize_cloud_error_keeps_the_finalizer() {
     let lb = obs.lb.clone();
     m.lb.expect_get_load_balancer()
         .returning(move |_| Ok(lb.clone()));
-    let (ls, ps, ts) = (
-        obs.listeners.clone(),
-        obs.pools.clone(),
-        obs.lb.tags.clone(),
-    );
-    m.lb.expect_list_listeners()
-        .returning(move |_| Ok(ls.clone()));
-    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
-    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    expect_lb_reads(&mut m, &obs);
     m.lb.expect_delete_load_balancer()
         .returning(|_| Err(CloudError::Server("500".into())));
     let (deps, seen) = m.deps();
@@ -1174,15 +1134,7 @@ async fn finalize_keeps_cluster_tags_while_another_lbc_uses_the_load_balancer() 
     let lb = obs.lb.clone();
     m.lb.expect_get_load_balancer()
         .returning(move |_| Ok(lb.clone()));
-    let (ls, ps, ts) = (
-        obs.listeners.clone(),
-        obs.pools.clone(),
-        obs.lb.tags.clone(),
-    );
-    m.lb.expect_list_listeners()
-        .returning(move |_| Ok(ls.clone()));
-    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
-    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    expect_lb_reads(&mut m, &obs);
     m.lb.expect_delete_listener()
         .times(1)
         .returning(|_, _| Ok(()));
@@ -1246,4 +1198,910 @@ async fn nsg_cluster_error_listing_nodes_is_retried_with_backoff() {
     .unwrap_err();
     assert!(matches!(err, DomainError::Cluster(ClusterError::Server(_))));
     assert_eq!(err.retry(), Retry::Backoff);
+}
+
+// ---------------------------------------------------------------- invalid input stays visible
+
+const BAD: &str = "invalid annotations: vks.vngcloud.vn/scheme=\"public\": accepted Internal, Internet or InterVPC";
+
+fn cond(type_: &str, status: ConditionStatus, reason: &str, message: &str) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status,
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: jiff::Timestamp::from_second(5).unwrap(),
+        observed_generation: Some(2),
+    }
+}
+
+/// What the Service use case leaves on the LBC while the annotations are invalid.
+fn invalid_conditions() -> Vec<Condition> {
+    vec![
+        cond(
+            condition::READY,
+            ConditionStatus::False,
+            condition::REASON_INVALID_ANNOTATIONS,
+            BAD,
+        ),
+        cond(
+            condition::ANNOTATIONS_VALID,
+            ConditionStatus::False,
+            condition::REASON_INVALID_ANNOTATIONS,
+            BAD,
+        ),
+    ]
+}
+
+/// Reads of the listeners, pools and tags of `obs`.
+fn expect_lb_reads(m: &mut Mocks, obs: &planner::Observed) {
+    let (ls, ps, ts) = (
+        obs.listeners.clone(),
+        obs.pools.clone(),
+        obs.lb.tags.clone(),
+    );
+    m.lb.expect_list_listeners()
+        .returning(move |_| Ok(ls.clone()));
+    m.lb.expect_list_pools().returning(move |_| Ok(ps.clone()));
+    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+}
+
+/// Reads of a deployed load balancer, no write.
+fn expect_deployed_reads(m: &mut Mocks, obs: &planner::Observed) {
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let mut lb = active(&obs.lb.id);
+    lb.tags = obs.lb.tags.clone();
+    m.lb.expect_get_load_balancer()
+        .returning(move |_| Ok(lb.clone()));
+    expect_lb_reads(m, obs);
+}
+
+fn ready_of(st: &LoadBalancerConfigStatus) -> Condition {
+    condition::find_condition(&st.conditions, condition::READY)
+        .cloned()
+        .expect("Ready condition")
+}
+
+#[tokio::test]
+async fn lbc_reconcile_keeps_ready_false_while_the_service_annotations_are_invalid() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, mut status) = deployed(&spec);
+    status.load_balancer_id = Some(obs.lb.id.clone());
+    status.conditions = invalid_conditions();
+    let mut m = Mocks::new();
+    m.lbc_base = status.clone();
+    // The last good load balancer keeps serving: reads only, no cloud write.
+    expect_deployed_reads(&mut m, &obs);
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let ready = ready_of(&st);
+    assert_eq!(ready.status, ConditionStatus::False);
+    assert_eq!(ready.reason, condition::REASON_INVALID_ANNOTATIONS);
+    assert_eq!(ready.message, BAD);
+    assert_eq!(st.address.as_deref(), Some("203.0.113.9"));
+}
+
+#[tokio::test]
+async fn lbc_reconcile_started_before_the_service_flagged_bad_input_does_not_hide_it() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, mut status) = deployed(&spec);
+    status.load_balancer_id = Some(obs.lb.id.clone());
+    let mut m = Mocks::new();
+    // The stored LBC already carries the Service's verdict; the snapshot does not.
+    m.lbc_base = LoadBalancerConfigStatus {
+        conditions: invalid_conditions(),
+        ..status.clone()
+    };
+    expect_deployed_reads(&mut m, &obs);
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(ready_of(&st).reason, condition::REASON_INVALID_ANNOTATIONS);
+    let valid = condition::find_condition(&st.conditions, condition::ANNOTATIONS_VALID).unwrap();
+    assert_eq!(valid.status, ConditionStatus::False);
+}
+
+#[tokio::test]
+async fn invalid_annotations_are_recorded_on_the_lbc_with_its_own_generation() {
+    let mut m = Mocks::new();
+    m.reader.expect_get_lbc().returning(|_| {
+        let mut v = LoadBalancerConfigView::default();
+        v.meta.generation = 7;
+        Ok(Some(v))
+    });
+    let (deps, seen) = m.deps();
+    let svc = service(&[("scheme", "public")]);
+    let err = reconcile_service(&deps, &cfg(), &svc).await.unwrap_err();
+    assert_eq!(err.retry(), Retry::Never);
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let valid = condition::find_condition(&st.conditions, condition::ANNOTATIONS_VALID).unwrap();
+    assert_eq!(valid.status, ConditionStatus::False);
+    assert_eq!(valid.observed_generation, Some(7));
+    assert!(valid.message.contains("public"));
+    assert_eq!(ready_of(&st).reason, condition::REASON_INVALID_ANNOTATIONS);
+}
+
+/// Expectations of a Service reconcile that applies its LBC and NSG.
+fn expect_service_apply(m: &mut Mocks) {
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    expect_placement(m);
+    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
+    m.writer
+        .expect_apply_lbc()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.writer
+        .expect_apply_nsg()
+        .times(1)
+        .returning(|_, _| Ok(()));
+}
+
+#[tokio::test]
+async fn fixed_annotations_mark_the_lbc_valid_and_the_next_lbc_reconcile_sets_ready() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, mut status) = deployed(&spec);
+    status.load_balancer_id = Some(obs.lb.id.clone());
+    status.conditions = invalid_conditions();
+    let mut m = Mocks::new();
+    m.lbc_base = status.clone();
+    expect_service_apply(&mut m);
+    let view = lbc_view(spec.clone(), status.clone());
+    m.reader
+        .expect_get_lbc()
+        .returning(move |_| Ok(Some(view.clone())));
+    let (deps, seen) = m.deps();
+    reconcile_service(&deps, &cfg(), &service(&[]))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let valid = condition::find_condition(&st.conditions, condition::ANNOTATIONS_VALID).unwrap();
+    assert_eq!(valid.status, ConditionStatus::True);
+    assert_eq!(ready_of(&st).status, ConditionStatus::Unknown);
+    assert_eq!(ready_of(&st).reason, condition::REASON_RECONCILING);
+
+    let mut m = Mocks::new();
+    m.lbc_base = st.clone();
+    expect_deployed_reads(&mut m, &obs);
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(spec, st))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(ready_of(&st).status, ConditionStatus::True);
+}
+
+#[tokio::test]
+async fn valid_annotations_without_a_previous_error_write_no_lbc_condition() {
+    let mut m = Mocks::new();
+    expect_service_apply(&mut m);
+    m.reader
+        .expect_get_lbc()
+        .returning(|_| Ok(Some(LoadBalancerConfigView::default())));
+    let (deps, seen) = m.deps();
+    reconcile_service(&deps, &cfg(), &service(&[]))
+        .await
+        .unwrap();
+    assert!(seen.lbc_status.lock().unwrap().is_none());
+}
+
+// ---------------------------------------------------------------- shared load balancers
+
+#[tokio::test]
+async fn the_loser_of_a_port_conflict_is_listed_for_requeue_and_wins_once_the_winner_goes() {
+    let mut winner = lbc_view(lbc_spec(&[(80, ListenerProtocol::Tcp)]), Default::default());
+    winner.meta.key = ObjectKey::new("a", "winner");
+    winner.meta.created = Some(jiff::Timestamp::from_second(10).unwrap());
+    let loser = lbc_view(lbc_spec(&[(80, ListenerProtocol::Udp)]), Default::default());
+    let mut elsewhere = lbc_view(lbc_spec(&[(80, ListenerProtocol::Udp)]), Default::default());
+    elsewhere.meta.key = ObjectKey::new("b", "elsewhere");
+    elsewhere.spec.load_balancer_name = "another_lb".into();
+    let all = vec![winner.clone(), loser.clone(), elsewhere.clone()];
+    assert!(super::lbc::port_conflict(&loser, &all).is_some());
+    assert_eq!(
+        super::lbc::lbcs_sharing_load_balancer(&winner, &all),
+        vec![loser.meta.key.clone()]
+    );
+    assert!(super::lbc::lbcs_sharing_load_balancer(&elsewhere, &all).is_empty());
+    // The winner is being deleted: requeued, the loser deploys.
+    let mut going = winner;
+    going.meta.deleting = true;
+    let all = vec![going, loser.clone(), elsewhere];
+    assert!(super::lbc::port_conflict(&loser, &all).is_none());
+}
+
+#[tokio::test]
+async fn lbcs_sharing_by_load_balancer_id_are_found_whatever_their_names() {
+    let mut a = lbc_view(lbc_spec(&[]), Default::default());
+    a.spec.load_balancer_id = Some("lb-shared".into());
+    a.spec.load_balancer_name = "x".into();
+    let mut b = lbc_view(lbc_spec(&[]), Default::default());
+    b.meta.key = ObjectKey::new("other", "b");
+    b.spec.load_balancer_name = "y".into();
+    b.status.load_balancer_id = Some("lb-shared".into());
+    assert_eq!(
+        super::lbc::lbcs_sharing_load_balancer(&a, &[a.clone(), b.clone()]),
+        vec![b.meta.key.clone()]
+    );
+}
+
+// ---------------------------------------------------------------- L7: certificates, policies
+
+fn tls_secret(name: &str, rv: &str, with_key: bool) -> SecretView {
+    let mut data = BTreeMap::from([(
+        "tls.crt".to_owned(),
+        b"-----BEGIN CERTIFICATE-----\r\nx\r\n".to_vec(),
+    )]);
+    if with_key {
+        data.insert("tls.key".into(), b"-----BEGIN PRIVATE KEY-----".to_vec());
+    }
+    SecretView {
+        key: ObjectKey::new("default", name),
+        resource_version: rv.into(),
+        data,
+    }
+}
+
+/// An HTTPS listener on 443 with a certificate from secret `tls` and a policy sending
+/// `/api` to its pool.
+fn https_spec() -> LoadBalancerConfigSpec {
+    let mut spec = lbc_spec(&[(443, ListenerProtocol::Https)]);
+    spec.lb_type = LoadBalancerType::Layer7;
+    spec.create_certificates.push(CreateCertificate {
+        secret_name: "tls".into(),
+    });
+    let l = &mut spec.listeners[0];
+    l.certificate_default = Some(ListenerCertificate {
+        secret_name: Some("tls".into()),
+        ..Default::default()
+    });
+    l.policies.push(PolicySpec {
+        name: "api".into(),
+        description: None,
+        redirect_pool_name: Some("pool_443".into()),
+        action: PolicyAction::RedirectToPool,
+        redirect_url: None,
+        redirect_http_code: None,
+        keep_query_string: None,
+        position: Some(1),
+        l7_rules: vec![L7Rule {
+            compare_type: PolicyCompareType::StartsWith,
+            rule_value: "/api".into(),
+            rule_type: PolicyRuleType::Path,
+        }],
+    });
+    spec
+}
+
+#[tokio::test]
+async fn https_lbc_imports_its_secret_certificate_then_creates_listener_and_policy() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.reader
+        .expect_get_secret()
+        .returning(|k| Ok(Some(tls_secret(&k.name, "7", true))));
+    m.lb.expect_list_certificates().returning(|| Ok(vec![]));
+    m.lb.expect_find_load_balancer_by_name()
+        .returning(|_| Ok(None));
+    m.lb.expect_create_certificate().times(1).returning(|req| {
+        assert!(req.name.starts_with("vks_"), "{}", req.name);
+        assert!(!req.certificate.contains('\r'));
+        assert!(req.private_key.is_some());
+        Ok("cert-1".into())
+    });
+    m.lb.expect_create_load_balancer()
+        .times(1)
+        .returning(|_| Ok("lb-1".into()));
+    m.lb.expect_create_pool()
+        .times(1)
+        .returning(|_, _| Ok("pool-1".into()));
+    m.lb.expect_create_listener().times(1).returning(|_, req| {
+        assert_eq!(req.default_certificate_authority.as_deref(), Some("cert-1"));
+        assert_eq!(req.default_pool_id.as_deref(), Some("pool-1"));
+        Ok("lis-1".into())
+    });
+    m.lb.expect_create_policy()
+        .times(1)
+        .returning(|_, listener, policy| {
+            assert_eq!(listener, "lis-1");
+            assert_eq!(policy.redirect_pool_id.as_deref(), Some("pool-1"));
+            assert_eq!(policy.position, 1);
+            Ok("pol-1".into())
+        });
+    m.lb.expect_get_load_balancer()
+        .returning(|id| Ok(active(id)));
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(https_spec(), Default::default()))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(st.created_certificates.len(), 1);
+    let c = &st.created_certificates[0];
+    assert_eq!(
+        (
+            c.id.as_str(),
+            c.secret_name.as_str(),
+            c.resource_version.as_str()
+        ),
+        ("cert-1", "tls", "7")
+    );
+    assert_eq!(st.created_listeners[0].created_policies[0].id, "pol-1");
+    assert_eq!(ready_of(&st).status, ConditionStatus::True);
+}
+
+#[tokio::test]
+async fn tls_secret_without_a_key_is_invalid_input_and_not_retried() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_find_load_balancer_by_name()
+        .returning(|_| Ok(None));
+    m.reader
+        .expect_get_secret()
+        .returning(|k| Ok(Some(tls_secret(&k.name, "7", false))));
+    let (deps, seen) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(https_spec(), Default::default()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DomainError::Invalid(m) if m.contains("tls.key")),
+        "{err}"
+    );
+    assert_eq!(err.retry(), Retry::Never);
+    assert_eq!(
+        ready_of(&seen.lbc_status.lock().unwrap().clone().unwrap()).status,
+        ConditionStatus::False
+    );
+}
+
+#[tokio::test]
+async fn missing_tls_secret_is_retried_with_backoff() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_find_load_balancer_by_name()
+        .returning(|_| Ok(None));
+    m.reader.expect_get_secret().returning(|_| Ok(None));
+    let (deps, _) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(https_spec(), Default::default()))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        DomainError::Cluster(ClusterError::NotFound(_))
+    ));
+    assert_eq!(err.retry(), Retry::Backoff);
+}
+
+#[tokio::test]
+async fn listener_certificate_named_but_not_in_the_cloud_is_reported_and_retried() {
+    let mut spec = lbc_spec(&[(443, ListenerProtocol::Https)]);
+    spec.listeners[0].certificate_default = Some(ListenerCertificate {
+        name: Some("wildcard".into()),
+        ..Default::default()
+    });
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_find_load_balancer_by_name()
+        .returning(|_| Ok(None));
+    m.lb.expect_list_certificates().returning(|| Ok(vec![]));
+    // The load balancer and pool are still deployed; the listener waits.
+    m.lb.expect_create_load_balancer()
+        .times(1)
+        .returning(|_| Ok("lb-1".into()));
+    m.lb.expect_create_pool()
+        .times(1)
+        .returning(|_, _| Ok("pool-1".into()));
+    m.lb.expect_get_load_balancer()
+        .returning(|id| Ok(active(id)));
+    let (deps, seen) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(spec, Default::default()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("wildcard"), "{err}");
+    assert_eq!(err.retry(), Retry::Backoff);
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(st.created_load_balancer_id.as_deref(), Some("lb-1"));
+}
+
+#[tokio::test]
+async fn finalize_deletes_the_load_balancer_then_the_imported_certificates() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, mut status) = deployed(&spec);
+    status.created_certificates = vec![
+        CreatedCertificate {
+            secret_name: "tls".into(),
+            resource_version: "7".into(),
+            id: "cert-1".into(),
+            certificate_name: None,
+        },
+        CreatedCertificate {
+            secret_name: "old".into(),
+            resource_version: "1".into(),
+            id: "cert-gone".into(),
+            certificate_name: None,
+        },
+    ];
+    let mut m = Mocks::new();
+    expect_deployed_reads(&mut m, &obs);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    m.lb.expect_delete_load_balancer()
+        .times(1)
+        .returning(move |_| {
+            o.lock().unwrap().push("lb".to_owned());
+            Ok(())
+        });
+    let o = order.clone();
+    m.lb.expect_delete_certificate()
+        .times(2)
+        .returning(move |id| {
+            o.lock().unwrap().push(id.to_owned());
+            if id == "cert-gone" {
+                Err(CloudError::not_found("certificate", id))
+            } else {
+                Ok(())
+            }
+        });
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, seen) = m.deps();
+    finalize_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap();
+    assert_eq!(*order.lock().unwrap(), ["lb", "cert-1", "cert-gone"]);
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert!(st.created_certificates.is_empty());
+}
+
+#[tokio::test]
+async fn finalize_without_a_load_balancer_still_deletes_imported_certificates() {
+    let status = LoadBalancerConfigStatus {
+        created_certificates: vec![CreatedCertificate {
+            id: "cert-1".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    m.lb.expect_delete_certificate()
+        .times(1)
+        .returning(|_| Ok(()));
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    finalize_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), status))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn layer4_reconcile_lists_no_policy_and_no_certificate() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (obs, mut status) = deployed(&spec);
+    status.load_balancer_id = Some(obs.lb.id.clone());
+    let mut m = Mocks::new();
+    expect_deployed_reads(&mut m, &obs);
+    m.lb.expect_list_policies().times(0);
+    m.lb.expect_list_certificates().times(0);
+    let (deps, _) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------- every error class
+
+/// One error of each cloud class.
+fn cloud_errors() -> Vec<CloudError> {
+    vec![
+        CloudError::not_found("load balancer", "lb-x"),
+        CloudError::Busy("is updating".into()),
+        CloudError::RateLimited {
+            retry_after: Duration::from_secs(20),
+        },
+        CloudError::QuotaExceeded("exceeded load_balancer quota".into()),
+        CloudError::InUse("is used in listener".into()),
+        CloudError::Duplicate("duplicated pool name".into()),
+        CloudError::Invalid("bad request".into()),
+        CloudError::Unauthorized("token expired".into()),
+        CloudError::Server("500".into()),
+        CloudError::Transport("connection reset".into()),
+        CloudError::Other {
+            status: 418,
+            message: "teapot".into(),
+        },
+    ]
+}
+
+/// One error of each cluster class.
+fn cluster_errors() -> Vec<ClusterError> {
+    vec![
+        ClusterError::NotFound("x".into()),
+        ClusterError::Conflict("x".into()),
+        ClusterError::Gone("x".into()),
+        ClusterError::Unauthorized("x".into()),
+        ClusterError::Forbidden("x".into()),
+        ClusterError::Invalid("x".into()),
+        ClusterError::TooManyRequests {
+            retry_after: Duration::from_secs(7),
+        },
+        ClusterError::Server("x".into()),
+        ClusterError::Transport("x".into()),
+    ]
+}
+
+#[tokio::test]
+async fn service_reconcile_returns_each_cloud_error_class_with_its_retry() {
+    for error in cloud_errors() {
+        let mut m = Mocks::new();
+        m.reader
+            .expect_list_nodes()
+            .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+        m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
+        let e = error.clone();
+        m.net.expect_get_server().returning(move |_| Err(e.clone()));
+        // No LBC or NSG is applied on error.
+        let (deps, _) = m.deps();
+        let err = reconcile_service(&deps, &cfg(), &service(&[]))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Cloud(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn service_reconcile_returns_each_cluster_error_class_with_its_retry() {
+    for error in cluster_errors() {
+        let mut m = Mocks::new();
+        m.reader
+            .expect_list_nodes()
+            .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+        expect_placement(&mut m);
+        m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
+        let e = error.clone();
+        m.writer
+            .expect_apply_lbc()
+            .returning(move |_, _| Err(e.clone()));
+        let (deps, _) = m.deps();
+        let err = reconcile_service(&deps, &cfg(), &service(&[]))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Cluster(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn lbc_reconcile_records_each_cloud_error_class_and_returns_its_retry() {
+    for error in cloud_errors() {
+        let mut m = Mocks::new();
+        m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+        m.lb.expect_find_load_balancer_by_name()
+            .returning(|_| Ok(None));
+        let e = error.clone();
+        m.lb.expect_create_load_balancer()
+            .returning(move |_| Err(e.clone()));
+        let (deps, seen) = m.deps();
+        let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+        let err = reconcile_lbc(&deps, &cfg(), &lbc_view(spec, Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Cloud(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+        let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+        let ready = ready_of(&st);
+        assert_eq!(ready.status, ConditionStatus::False, "{error}");
+        assert_eq!(ready.reason, condition::REASON_FAILED);
+        assert_eq!(st.last_reconcile_message, err.to_string());
+    }
+}
+
+#[tokio::test]
+async fn lbc_reconcile_returns_each_cluster_error_class_with_its_retry() {
+    for error in cluster_errors() {
+        let mut m = Mocks::new();
+        let e = error.clone();
+        m.reader
+            .expect_list_lbcs()
+            .returning(move || Err(e.clone()));
+        let (deps, _) = m.deps();
+        let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+        let err = reconcile_lbc(&deps, &cfg(), &lbc_view(spec, Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Cluster(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn lbc_adding_its_finalizer_forbidden_is_not_retried() {
+    let mut m = Mocks::new();
+    m.writer
+        .expect_add_finalizer()
+        .returning(|_, _| Err(ClusterError::Forbidden("rbac".into())));
+    let (deps, _) = m.deps();
+    let mut v = lbc_view(lbc_spec(&[]), Default::default());
+    v.meta.finalizers.clear();
+    let err = reconcile_lbc(&deps, &cfg(), &v).await.unwrap_err();
+    assert_eq!(err.retry(), Retry::Never);
+}
+
+#[tokio::test]
+async fn redundant_pool_still_in_use_is_retried_with_backoff_after_its_listener_went() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp), (81, ListenerProtocol::Tcp)]);
+    let (obs, mut status) = deployed(&spec);
+    status.load_balancer_id = Some(obs.lb.id.clone());
+    let smaller = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let mut m = Mocks::new();
+    expect_deployed_reads(&mut m, &obs);
+    let gone = status
+        .created_listeners
+        .iter()
+        .find(|l| l.port == 81)
+        .unwrap()
+        .id
+        .clone();
+    m.lb.expect_delete_listener()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.lb.expect_delete_pool()
+        .times(1)
+        .returning(|_, _| Err(CloudError::InUse("is used in listener".into())));
+    let (deps, seen) = m.deps();
+    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(smaller, status))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::Backoff);
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert!(
+        !st.created_listeners.iter().any(|l| l.id == gone),
+        "the deleted listener is recorded as gone"
+    );
+    assert_eq!(st.created_pools.len(), 2, "the pool in use stays recorded");
+}
+
+#[tokio::test]
+async fn finalize_lbc_keeps_its_finalizer_on_each_cloud_error_class_but_not_found() {
+    for error in cloud_errors() {
+        let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+        let (obs, status) = deployed(&spec);
+        let mut m = Mocks::new();
+        expect_deployed_reads(&mut m, &obs);
+        let e = error.clone();
+        m.lb.expect_delete_load_balancer()
+            .returning(move |_| Err(e.clone()));
+        let gone = error.is_not_found();
+        m.writer
+            .expect_remove_finalizer()
+            .times(usize::from(gone))
+            .returning(|_, _| Ok(()));
+        let (deps, _) = m.deps();
+        let result = finalize_lbc(&deps, &cfg(), &lbc_view(spec, status)).await;
+        if gone {
+            assert!(result.is_ok(), "already gone is success");
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(err, DomainError::Cloud(error.clone()));
+            assert_eq!(err.retry(), error.retry(), "{error}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn finalize_lbc_returns_each_cluster_error_class_removing_its_finalizer() {
+    for error in cluster_errors() {
+        let mut m = Mocks::new();
+        m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+        let e = error.clone();
+        m.writer
+            .expect_remove_finalizer()
+            .returning(move |_, _| Err(e.clone()));
+        let (deps, _) = m.deps();
+        let err = finalize_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Cluster(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn nsg_reconcile_records_each_cloud_error_class_of_a_rule_and_returns_its_retry() {
+    for error in cloud_errors() {
+        if matches!(error, CloudError::Duplicate(_)) {
+            continue; // The rule exists: success, tested below.
+        }
+        let mut m = Mocks::new();
+        m.net.expect_find_security_group_by_name().returning(|_| {
+            Ok(Some(SecurityGroup {
+                id: "secg-managed".into(),
+                name: "vks_sg".into(),
+                ..Default::default()
+            }))
+        });
+        let e = error.clone();
+        m.net
+            .expect_create_security_group_rule()
+            .returning(move |_, _| Err(e.clone()));
+        m.reader.expect_list_nodes().returning(|| Ok(vec![]));
+        let (deps, seen) = m.deps();
+        let err = reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Cloud(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+        let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+        assert_eq!(
+            st.managed_security_group.error,
+            Some(error.to_string()),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nsg_rule_that_already_exists_is_success() {
+    let mut m = Mocks::new();
+    m.net.expect_find_security_group_by_name().returning(|_| {
+        Ok(Some(SecurityGroup {
+            id: "secg-managed".into(),
+            ..Default::default()
+        }))
+    });
+    m.net
+        .expect_create_security_group_rule()
+        .returning(|_, _| Err(CloudError::Duplicate("rule exists".into())));
+    m.reader.expect_list_nodes().returning(|| Ok(vec![]));
+    let (deps, _) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), Default::default()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn nsg_reconcile_returns_each_cluster_error_class_with_its_retry() {
+    for error in cluster_errors() {
+        let mut m = Mocks::new();
+        let e = error.clone();
+        m.writer
+            .expect_add_finalizer()
+            .returning(move |_, _| Err(e.clone()));
+        let (deps, _) = m.deps();
+        let mut v = nsg_view(nsg_spec(), Default::default());
+        v.meta.finalizers.clear();
+        let err = reconcile_nsg(&deps, &cfg(), &v).await.unwrap_err();
+        assert_eq!(err, DomainError::Cluster(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_found() {
+    for error in cloud_errors() {
+        let mut m = Mocks::new();
+        let e = error.clone();
+        m.net
+            .expect_delete_security_group()
+            .returning(move |_| Err(e.clone()));
+        let gone = error.is_not_found();
+        m.writer
+            .expect_remove_finalizer()
+            .times(usize::from(gone))
+            .returning(|_, _| Ok(()));
+        let (deps, _) = m.deps();
+        let status = NodeSecurityGroupStatus {
+            managed_security_group: ManagedSecurityGroupStatus {
+                id: Some("secg-managed".into()),
+                error: None,
+            },
+            ..Default::default()
+        };
+        let result = finalize_nsg(&deps, &nsg_view(nsg_spec(), status)).await;
+        if gone {
+            assert!(result.is_ok(), "already gone is success");
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(err, DomainError::Cloud(error.clone()));
+            assert_eq!(err.retry(), error.retry(), "{error}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn finalize_nsg_returns_each_cluster_error_class_with_its_retry() {
+    for error in cluster_errors() {
+        let mut m = Mocks::new();
+        let e = error.clone();
+        m.writer
+            .expect_remove_finalizer()
+            .returning(move |_, _| Err(e.clone()));
+        let (deps, _) = m.deps();
+        let err = finalize_nsg(&deps, &nsg_view(nsg_spec(), Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, DomainError::Cluster(error.clone()));
+        assert_eq!(err.retry(), error.retry(), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn policies_no_longer_wanted_are_deleted_and_foreign_ones_on_the_listener_stay() {
+    let mut spec = https_spec();
+    spec.create_certificates.clear();
+    spec.listeners[0].certificate_default = Some(ListenerCertificate {
+        id: Some("cert-x".into()),
+        ..Default::default()
+    });
+    let (obs, mut status) = deployed(&spec);
+    status.load_balancer_id = Some(obs.lb.id.clone());
+    let listener_id = status.created_listeners[0].id.clone();
+    // On the cloud: our "api" policy, an old one of ours, and someone else's.
+    let policy = |id: &str, name: &str, value: &str| L7Policy {
+        id: id.into(),
+        name: name.into(),
+        action: PolicyAction::Reject,
+        redirect_pool_id: None,
+        redirect_url: None,
+        redirect_http_code: None,
+        keep_query_string: false,
+        position: 0,
+        rules: vec![L7Rule {
+            compare_type: PolicyCompareType::StartsWith,
+            rule_value: value.into(),
+            rule_type: PolicyRuleType::Path,
+        }],
+    };
+    let mut ours = policy("pol-api", "api", "/api");
+    ours.action = PolicyAction::RedirectToPool;
+    ours.redirect_pool_id = Some(status.created_pools[0].id.clone());
+    ours.position = 1;
+    let cloud = vec![
+        ours,
+        policy("pol-old", "old", "/old"),
+        policy("pol-theirs", "theirs", "/theirs"),
+    ];
+    status.created_listeners[0].created_policies = vec![
+        CreatedPolicy {
+            id: "pol-api".into(),
+        },
+        CreatedPolicy {
+            id: "pol-old".into(),
+        },
+    ];
+    let mut m = Mocks::new();
+    expect_deployed_reads(&mut m, &obs);
+    let l = listener_id.clone();
+    m.lb.expect_list_policies()
+        .times(1)
+        .returning(move |_, id| {
+            assert_eq!(id, l);
+            Ok(cloud.clone())
+        });
+    m.lb.expect_delete_policy().times(1).returning(|_, _, id| {
+        assert_eq!(id, "pol-old", "only the recorded, unwanted policy goes");
+        Ok(())
+    });
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(spec, status))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        st.created_listeners[0].created_policies,
+        vec![CreatedPolicy {
+            id: "pol-api".into()
+        }]
+    );
 }
