@@ -1,0 +1,295 @@
+//! Every port method, each call preceded by a one-shot fault on whatever path it uses
+//! (503, dropped connection, 429), and every change sent while the previous one still keeps
+//! the load balancer busy: each call still succeeds.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::many_single_char_names,
+    clippy::assigning_clones
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use vlb_cloud_adapter::VngCloudClient;
+use vlb_domain::model::{
+    CertificateRequest, EtherType, L7Policy, L7Rule, ListenerProtocol, LoadBalancerType,
+    PolicyAction, PolicyCompareType, PolicyRuleType, PoolProtocol, RuleDirection, RuleProtocol,
+    SecurityGroupRule,
+};
+use vlb_domain::ports::{LoadBalancerApi, NetworkApi};
+use vlb_vngcloud_emulator::{Control, Fault, FaultKind};
+
+/// Arms a fault on the next call, whatever its path.
+fn arm(c: &Control, kind: FaultKind) {
+    c.clear_faults();
+    c.add_fault(Fault {
+        method: None,
+        template: None,
+        kind,
+        times: 1,
+    });
+}
+
+async fn run_every_method(client: &VngCloudClient, c: &Control, kind: FaultKind, tag: &str) {
+    let a = || arm(c, kind);
+    let mut req = lb_request(&format!("alb-{tag}"));
+    req.lb_type = LoadBalancerType::Layer7;
+    req.package_id = Some(ALB_SMALL.to_owned());
+    let mut l = tcp_listener("http-80", 80);
+    l.protocol = ListenerProtocol::Http;
+    req.listener = Some(l.clone());
+    let mut p = tcp_pool("web", vec![member("10.76.0.11", 30080)]);
+    p.protocol = PoolProtocol::Http;
+    req.pool = Some(p.clone());
+    a();
+    let id = client.create_load_balancer(&req).await.unwrap();
+    a();
+    client.wait_load_balancer_ready(&id, None).await.unwrap();
+    a();
+    client.get_load_balancer(&id).await.unwrap();
+    a();
+    assert!(
+        client
+            .find_load_balancer_by_name(&req.name)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    a();
+    client
+        .list_load_balancers_by_tag("vks-cluster", "c1")
+        .await
+        .unwrap();
+    a();
+    let pools = client.list_pools(&id).await.unwrap();
+    let pool_id = pools[0].id.clone();
+    a();
+    client.get_health_monitor(&id, &pool_id).await.unwrap();
+    a();
+    client
+        .put_members(&id, &pool_id, &[member("10.76.0.12", 30080)])
+        .await
+        .unwrap();
+    a();
+    assert_eq!(client.get_members(&id, &pool_id).await.unwrap().len(), 1);
+    a();
+    client.update_pool(&id, &pool_id, &p).await.unwrap();
+    p.name = "api".to_owned();
+    a();
+    let pool2 = client.create_pool(&id, &p).await.unwrap();
+    let mut l2 = l.clone();
+    l2.name = "http-81".to_owned();
+    l2.port = 81;
+    l2.default_pool_id = Some(pool2.clone());
+    a();
+    let lis2 = client.create_listener(&id, &l2).await.unwrap();
+    a();
+    let listeners = client.list_listeners(&id).await.unwrap();
+    assert_eq!(listeners.len(), 2);
+    l2.timeout_member = 40;
+    a();
+    client.update_listener(&id, &lis2, &l2).await.unwrap();
+    let policy = L7Policy {
+        id: String::new(),
+        name: "p1".to_owned(),
+        action: PolicyAction::Reject,
+        redirect_pool_id: None,
+        redirect_url: None,
+        redirect_http_code: None,
+        keep_query_string: false,
+        position: 0,
+        rules: vec![L7Rule {
+            compare_type: PolicyCompareType::StartsWith,
+            rule_value: "/admin".to_owned(),
+            rule_type: PolicyRuleType::Path,
+        }],
+    };
+    a();
+    let pol = client.create_policy(&id, &lis2, &policy).await.unwrap();
+    a();
+    let mut got = client.list_policies(&id, &lis2).await.unwrap().remove(0);
+    got.rules[0].rule_value = "/private".to_owned();
+    a();
+    client.update_policy(&id, &lis2, &got).await.unwrap();
+    a();
+    client.delete_policy(&id, &lis2, &pol).await.unwrap();
+    a();
+    client.delete_listener(&id, &lis2).await.unwrap();
+    a();
+    client.delete_pool(&id, &pool2).await.unwrap();
+    a();
+    let mut tags = client.get_tags(&id).await.unwrap();
+    tags.insert("k".to_owned(), tag.to_owned());
+    a();
+    client.put_tags(&id, &tags).await.unwrap();
+    a();
+    let cert = client
+        .create_certificate(&CertificateRequest {
+            name: format!("ca-{tag}"),
+            certificate_type: "CA".to_owned(),
+            certificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----".to_owned(),
+            private_key: None,
+        })
+        .await
+        .unwrap();
+    a();
+    assert!(!client.list_certificates().await.unwrap().is_empty());
+    a();
+    client.delete_certificate(&cert).await.unwrap();
+    a();
+    client.delete_load_balancer(&id).await.unwrap();
+
+    // Network.
+    a();
+    let server = client.get_server(SERVER_1).await.unwrap();
+    let iface = server.internal_interface().unwrap().clone();
+    a();
+    client
+        .get_subnet(&iface.network_id, &iface.subnet_id)
+        .await
+        .unwrap();
+    a();
+    let g = client
+        .create_security_group(&format!("sg-{tag}"), "d")
+        .await
+        .unwrap();
+    a();
+    assert!(
+        client
+            .find_security_group_by_name(&g.name)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let rule = SecurityGroupRule {
+        id: String::new(),
+        direction: RuleDirection::Ingress,
+        ether_type: EtherType::IPv4,
+        protocol: RuleProtocol::Udp,
+        port_range_min: 53,
+        port_range_max: 53,
+        remote_ip_prefix: "0.0.0.0/0".to_owned(),
+        description: String::new(),
+    };
+    a();
+    let r = client
+        .create_security_group_rule(&g.id, &rule)
+        .await
+        .unwrap();
+    a();
+    assert_eq!(
+        client.get_security_group(&g.id).await.unwrap().rules.len(),
+        1
+    );
+    let mut groups = server.security_groups.clone();
+    groups.push(g.id.clone());
+    a();
+    client
+        .set_server_security_groups(SERVER_1, &groups)
+        .await
+        .unwrap();
+    a();
+    client
+        .set_server_security_groups(SERVER_1, &server.security_groups)
+        .await
+        .unwrap();
+    a();
+    client.delete_security_group_rule(&g.id, &r).await.unwrap();
+    a();
+    client.delete_security_group(&g.id).await.unwrap();
+    c.clear_faults();
+}
+
+#[tokio::test]
+async fn every_method_survives_a_server_error_before_it() {
+    let (emu, client) = start().await;
+    let c = emu.control();
+    run_every_method(&client, &c, FaultKind::Status { status: 503 }, "s503").await;
+    let failed: u64 = c.counters().values().filter_map(|s| s.get(&503)).sum();
+    assert!(failed >= 36, "{failed} injected 503s");
+    // The create's 503 hid nothing: it was sent again once, and only once applied.
+    let lbs = lb_t("loadBalancers");
+    assert_eq!(c.count_status("POST", &lbs, 202), 1);
+}
+
+#[tokio::test]
+async fn every_method_survives_a_dropped_connection_before_it() {
+    let (emu, client) = start().await;
+    let c = emu.control();
+    run_every_method(&client, &c, FaultKind::Drop, "drop").await;
+    let dropped: u64 = c.counters().values().filter_map(|s| s.get(&0)).sum();
+    assert!(dropped >= 36, "{dropped} dropped");
+}
+
+#[tokio::test]
+async fn every_method_survives_a_429_before_it() {
+    let (emu, _) = start().await;
+    // The injected 429 carries no Retry-After (1 s assumed): clamp it down to keep the test
+    // short, as the configurable bounds allow.
+    let mut cfg = config_for(&emu);
+    cfg.retry.rate_limit_max = std::time::Duration::from_millis(100);
+    let client = VngCloudClient::new(cfg).unwrap();
+    let c = emu.control();
+    run_every_method(&client, &c, FaultKind::Status { status: 429 }, "r429").await;
+    let limited: u64 = c.counters().values().filter_map(|s| s.get(&429)).sum();
+    assert!(limited >= 36, "{limited} 429s");
+}
+
+#[tokio::test]
+async fn changes_sent_back_to_back_wait_out_the_busy_load_balancer() {
+    let (emu, client) = start().await;
+    let c = emu.control();
+    // No fault: every change follows the previous one while the load balancer is UPDATING.
+    c.clear_faults();
+    let id = client
+        .create_load_balancer(&lb_request("b2b"))
+        .await
+        .unwrap();
+    let pool = client
+        .create_pool(&id, &tcp_pool("api", vec![member("10.76.0.12", 1)]))
+        .await
+        .unwrap();
+    client
+        .put_members(&id, &pool, &[member("10.76.0.12", 2)])
+        .await
+        .unwrap();
+    client
+        .update_pool(&id, &pool, &tcp_pool("api", vec![]))
+        .await
+        .unwrap();
+    let mut l = tcp_listener("tcp-81", 81);
+    l.default_pool_id = Some(pool.clone());
+    let lis = client.create_listener(&id, &l).await.unwrap();
+    l.timeout_client = 9;
+    client.update_listener(&id, &lis, &l).await.unwrap();
+    client.delete_listener(&id, &lis).await.unwrap();
+    client.delete_pool(&id, &pool).await.unwrap();
+    client.resize_load_balancer(&id, NLB_MEDIUM).await.unwrap();
+    client.delete_load_balancer(&id).await.unwrap();
+    let busy: BTreeMap<String, u64> = c
+        .counters()
+        .into_iter()
+        .filter_map(|(k, s)| s.get(&400).map(|n| (k, *n)))
+        .collect();
+    for t in [
+        "POST /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools",
+        "PUT /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools/{poolId}/members",
+        "PUT /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools/{poolId}",
+        "POST /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/listeners",
+        "PUT /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/listeners/{listenerId}",
+        "DELETE /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/listeners/{listenerId}",
+        "DELETE /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools/{poolId}",
+        "PUT /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/resize",
+        "DELETE /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}",
+    ] {
+        assert!(
+            busy.contains_key(t),
+            "no busy refusal seen for {t}: {busy:?}"
+        );
+    }
+    assert_eq!(c.load_balancers().len(), 1); // DELETING
+}
