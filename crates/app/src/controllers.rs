@@ -1,0 +1,499 @@
+//! The reconcile engine shared by the three controllers: ports per reconcile with exactly
+//! one batch flush, finalizers through kube-runtime's `finalizer` helper, a lock per load
+//! balancer, the error policy, metrics and a tracing span per object key.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{self, Event as FinalizerEvent};
+use kube::{Api, Resource};
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use vlb_domain::model::{
+    LoadBalancerConfigSpec, LoadBalancerConfigView, NodeSecurityGroupSpec, NodeSecurityGroupView,
+    ObjectKey, ObjectRef as DomainRef, ServiceView,
+};
+use vlb_domain::ports::{DesiredMeta, ObjectWriter};
+use vlb_domain::usecase::{self, Config, Deps, lbc, nsg, service};
+use vlb_domain::{ClusterError, DomainError, Retry};
+
+use crate::locks::KeyedLocks;
+use crate::metrics::{Metrics, ReconcileResult};
+use crate::policy::{self, Backoff};
+
+/// Name of the Service controller (metric label).
+pub const SERVICE: &str = "service";
+/// Name of the LoadBalancerConfig controller.
+pub const LBC: &str = "loadbalancerconfig";
+/// Name of the NodeSecurityGroup controller.
+pub const NSG: &str = "nodesecuritygroup";
+
+/// Flushes the batch of one reconcile.
+pub type Flush = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), ClusterError>> + Send>;
+
+/// The ports of one reconcile, with a fresh batch, and how to flush that batch.
+pub struct Scope {
+    /// Ports.
+    pub deps: Deps,
+    /// Flush of `deps.batch` (called exactly once).
+    pub flush: Flush,
+}
+
+/// Builds the ports of each reconcile (the adapters' wiring).
+pub trait Wiring: Send + Sync {
+    /// Ports with a fresh per-reconcile batch.
+    fn scope(&self) -> Scope;
+}
+
+/// Error of a reconcile; [`ReconcileError::retry`] drives the error policy.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The use case failed.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Flushing the batch failed.
+    #[error("writing status: {0}")]
+    Flush(ClusterError),
+    /// Adding or removing the finalizer failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl ReconcileError {
+    /// Whether and when to retry.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::Domain(e) => e.retry(),
+            Self::Flush(e) => e.retry(),
+            Self::Finalizer(_) => Retry::Backoff,
+        }
+    }
+
+    fn from_finalizer(e: finalizer::Error<Self>) -> Self {
+        match e {
+            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+            other => Self::Finalizer(other.to_string()),
+        }
+    }
+}
+
+/// Tuning of the controllers.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Drift-check period: every object is reconciled again after it.
+    pub drift_check: Duration,
+    /// Backoff for errors without a server-given delay.
+    pub backoff: Backoff,
+}
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// Kubernetes client (finalizer patches).
+    pub client: kube::Client,
+    /// Domain settings.
+    pub config: Config,
+    /// Ports.
+    pub wiring: Arc<dyn Wiring>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Serialises deployments to one load balancer.
+    pub locks: KeyedLocks,
+    /// Tuning.
+    pub settings: Settings,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// Builds a context.
+    pub fn new(
+        client: kube::Client,
+        config: Config,
+        wiring: Arc<dyn Wiring>,
+        metrics: Metrics,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            client,
+            config,
+            wiring,
+            metrics,
+            locks: KeyedLocks::new(),
+            settings,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets the failures of `key` (after a success).
+    pub fn reset_failures(&self, controller: &str, key: &ObjectKey) {
+        self.failures.lock().remove(&format!("{controller}/{key}"));
+    }
+
+    /// The action after a reconcile of `key` by `controller`: success resets the backoff
+    /// and schedules the drift check; an error follows its class.
+    pub fn action(
+        &self,
+        controller: &str,
+        key: &ObjectKey,
+        error: Option<&ReconcileError>,
+    ) -> Action {
+        let id = format!("{controller}/{key}");
+        let Some(e) = error else {
+            self.failures.lock().remove(&id);
+            return Action::requeue(self.settings.drift_check);
+        };
+        let failures = {
+            let mut map = self.failures.lock();
+            let n = map.entry(id).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        match policy::requeue_after(e.retry(), failures, &self.settings.backoff) {
+            Some(d) => Action::requeue(d),
+            None => Action::await_change(),
+        }
+    }
+}
+
+/// An [`ObjectWriter`] for a reconcile run inside kube-runtime's finalizer helper: the
+/// helper owns `finalizer` on `target`, so the use case's own calls for it are no-ops.
+struct HelperOwnedFinalizer {
+    inner: Arc<dyn ObjectWriter>,
+    target: DomainRef,
+    finalizer: &'static str,
+}
+
+impl HelperOwnedFinalizer {
+    fn owned(&self, target: &DomainRef, finalizer: &str) -> bool {
+        finalizer == self.finalizer
+            && target.kind == self.target.kind
+            && target.key == self.target.key
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for HelperOwnedFinalizer {
+    async fn apply_lbc(
+        &self,
+        meta: &DesiredMeta,
+        spec: &LoadBalancerConfigSpec,
+    ) -> Result<(), ClusterError> {
+        self.inner.apply_lbc(meta, spec).await
+    }
+    async fn apply_nsg(
+        &self,
+        meta: &DesiredMeta,
+        spec: &NodeSecurityGroupSpec,
+    ) -> Result<(), ClusterError> {
+        self.inner.apply_nsg(meta, spec).await
+    }
+    async fn delete_lbc(&self, key: &ObjectKey) -> Result<(), ClusterError> {
+        self.inner.delete_lbc(key).await
+    }
+    async fn delete_nsg(&self, key: &ObjectKey) -> Result<(), ClusterError> {
+        self.inner.delete_nsg(key).await
+    }
+    async fn add_finalizer(&self, target: &DomainRef, finalizer: &str) -> Result<(), ClusterError> {
+        if self.owned(target, finalizer) {
+            return Ok(());
+        }
+        self.inner.add_finalizer(target, finalizer).await
+    }
+    async fn remove_finalizer(
+        &self,
+        target: &DomainRef,
+        finalizer: &str,
+    ) -> Result<(), ClusterError> {
+        if self.owned(target, finalizer) {
+            return Ok(());
+        }
+        self.inner.remove_finalizer(target, finalizer).await
+    }
+}
+
+/// Runs `work` with the ports of one reconcile, then flushes its batch exactly once (also
+/// after an error: partial progress is recorded). With `helper`, the finalizer of that
+/// object is left to kube-runtime's helper.
+pub async fn with_scope<T, F, Fut>(
+    wiring: &dyn Wiring,
+    helper: Option<(DomainRef, &'static str)>,
+    work: F,
+) -> Result<T, ReconcileError>
+where
+    F: FnOnce(Deps) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DomainError>>,
+{
+    let Scope { mut deps, flush } = wiring.scope();
+    if let Some((target, finalizer)) = helper {
+        deps.writer = Arc::new(HelperOwnedFinalizer {
+            inner: deps.writer.clone(),
+            target,
+            finalizer,
+        });
+    }
+    let outcome = work(deps).await;
+    let flushed = flush().await;
+    match (outcome, flushed) {
+        (Err(e), _) => Err(e.into()),
+        (Ok(_), Err(e)) => Err(ReconcileError::Flush(e)),
+        (Ok(v), Ok(())) => Ok(v),
+    }
+}
+
+/// Runs `reconcile` for `object` inside kube-runtime's finalizer helper (the helper adds
+/// `finalizer_name` before the first Apply and removes it after a successful Cleanup).
+async fn through_finalizer<K, F>(
+    api: &Api<K>,
+    finalizer_name: &'static str,
+    object: Arc<K>,
+    reconcile: F,
+) -> Result<Action, ReconcileError>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    F: FnOnce(Arc<K>) -> BoxFuture<'static, Result<Action, ReconcileError>>,
+{
+    finalizer::finalizer(api, finalizer_name, object, |event| match event {
+        FinalizerEvent::Apply(o) | FinalizerEvent::Cleanup(o) => reconcile(o),
+    })
+    .await
+    .map_err(ReconcileError::from_finalizer)
+}
+
+/// Wraps a reconcile with a span carrying the object key, the in-flight gauges, the
+/// reconcile metrics and the error policy's bookkeeping.
+async fn observed<F>(
+    ctx: &Context,
+    controller: &'static str,
+    key: &ObjectKey,
+    work: F,
+) -> Result<Action, ReconcileError>
+where
+    F: std::future::Future<Output = Result<Action, ReconcileError>>,
+{
+    let span = tracing::info_span!("reconcile", controller, object = %key);
+    async {
+        let started = Instant::now();
+        let mut in_flight = ctx.metrics.started(controller);
+        in_flight.running();
+        let result = work.await;
+        let took = started.elapsed();
+        match &result {
+            Ok(_) => {
+                ctx.reset_failures(controller, key);
+                ctx.metrics
+                    .reconciled(controller, ReconcileResult::Success, took);
+                tracing::debug!(took_ms = took.as_millis(), "reconciled");
+            }
+            Err(e) => {
+                ctx.metrics
+                    .reconciled(controller, ReconcileResult::Error, took);
+                tracing::warn!(error = %e, retry = ?e.retry(), "reconcile failed");
+            }
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// Reconciles a Service.
+pub async fn reconcile_service(
+    svc: Arc<k8s_openapi::api::core::v1::Service>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let view = crate::views::service_view(&svc);
+    let key = view.key();
+    let c = ctx.clone();
+    observed(&ctx, SERVICE, &key, async move {
+        let ours = crate::views::is_ours(&view, c.config.load_balancer_class.as_deref());
+        let has_finalizer = view
+            .finalizers
+            .iter()
+            .any(|f| f == usecase::SERVICE_FINALIZER);
+        if !ours && !has_finalizer {
+            return Ok(Action::await_change());
+        }
+        // The helper owns the finalizer of Services that get a load balancer (and of those
+        // being deleted with it). The others (class changed, `ignore`,
+        // `enable-load-balancer: false`) go to the use case directly, which cleans up and
+        // removes a leftover finalizer through the writer (the helper would add it back).
+        let wants_lb = ours
+            && vlb_domain::annotations::parse(&view.annotations)
+                .map_or(true, |s| !s.ignore && s.enable_load_balancer);
+        let helper_owned = wants_lb || (view.deleting && has_finalizer && ours);
+        if !helper_owned {
+            let (config, view) = (&c.config, &view);
+            with_scope(c.wiring.as_ref(), None, |deps| async move {
+                service::reconcile_service(&deps, config, view).await
+            })
+            .await?;
+            return Ok(if ours {
+                Action::requeue(c.settings.drift_check)
+            } else {
+                Action::await_change()
+            });
+        }
+        let api: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(c.client.clone(), &view.namespace);
+        let inner = c.clone();
+        through_finalizer(&api, usecase::SERVICE_FINALIZER, svc, move |obj| {
+            Box::pin(async move {
+                let view: ServiceView = crate::views::service_view(&obj);
+                let helper = Some((view.object_ref(), usecase::SERVICE_FINALIZER));
+                let (config, view) = (&inner.config, &view);
+                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                    service::reconcile_service(&deps, config, view).await
+                })
+                .await?;
+                Ok(Action::requeue(inner.settings.drift_check))
+            })
+        })
+        .await
+    })
+    .await
+}
+
+/// The locks a deployment of `v` takes: the domain's serialization key, and the load
+/// balancer's name too (an LBC whose id is not recorded yet is keyed by name while another
+/// on the same load balancer is keyed by id).
+pub fn lock_keys(v: &LoadBalancerConfigView) -> Vec<String> {
+    let mut keys = vec![lbc::serialization_key(v)];
+    if !v.spec.load_balancer_name.is_empty() {
+        keys.push(format!("name:{}", v.spec.load_balancer_name));
+    }
+    keys
+}
+
+/// Reconciles a LoadBalancerConfig of CRD type `K` (`view` reads it as the domain's view).
+/// Deployments to one load balancer wait for each other. Returns the LBCs to requeue
+/// because they share the load balancer and this one changed or goes away (a port
+/// conflict they lost may be resolved), also when this reconcile failed.
+pub async fn reconcile_lbc<K>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    view: fn(&K) -> LoadBalancerConfigView,
+) -> (Result<Action, ReconcileError>, Vec<ObjectKey>)
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let v = view(&obj);
+    let key = v.meta.key.clone();
+    let changed = v.meta.deleting || v.status.observed_generation != Some(v.meta.generation);
+    let sharing: Arc<Mutex<Vec<ObjectKey>>> = Arc::default();
+    let sink = sharing.clone();
+    let c = ctx.clone();
+    let action = observed(&ctx, LBC, &key, async {
+        let _locks = c.locks.lock_all(&lock_keys(&v)).await;
+        let api: Api<K> = Api::namespaced(c.client.clone(), &key.namespace);
+        let inner = c.clone();
+        through_finalizer(&api, usecase::LBC_FINALIZER, obj, move |o| {
+            Box::pin(async move {
+                let v = view(&o);
+                let target = DomainRef {
+                    kind: vlb_domain::model::ObjectKind::LoadBalancerConfig,
+                    key: v.meta.key.clone(),
+                    uid: Some(v.meta.uid.clone()),
+                };
+                let helper = Some((target, usecase::LBC_FINALIZER));
+                let (config, v) = (&inner.config, &v);
+                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                    let result = if v.meta.deleting {
+                        lbc::finalize_lbc(&deps, config, v).await
+                    } else {
+                        lbc::reconcile_lbc(&deps, config, v).await
+                    };
+                    // A port conflict another LBC lost may be resolved by this change.
+                    if changed {
+                        match deps.reader.list_lbcs().await {
+                            Ok(all) => *sink.lock() = lbc::lbcs_sharing_load_balancer(v, &all),
+                            Err(e) => tracing::warn!(
+                                error = %e,
+                                "cannot list the LBCs sharing this load balancer"
+                            ),
+                        }
+                    }
+                    result
+                })
+                .await?;
+                Ok(Action::requeue(inner.settings.drift_check))
+            })
+        })
+        .await
+    })
+    .await;
+    let requeue = std::mem::take(&mut *sharing.lock());
+    (action, requeue)
+}
+
+/// Reconciles a NodeSecurityGroup of CRD type `K`.
+pub async fn reconcile_nsg<K>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    view: fn(&K) -> NodeSecurityGroupView,
+) -> Result<Action, ReconcileError>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let v = view(&obj);
+    let key = v.meta.key.clone();
+    let c = ctx.clone();
+    let namespace = key.namespace.clone();
+    observed(&ctx, NSG, &key, async move {
+        let api: Api<K> = Api::namespaced(c.client.clone(), &namespace);
+        let inner = c.clone();
+        through_finalizer(&api, usecase::NSG_FINALIZER, obj, move |o| {
+            Box::pin(async move {
+                let v = view(&o);
+                let target = DomainRef {
+                    kind: vlb_domain::model::ObjectKind::NodeSecurityGroup,
+                    key: v.meta.key.clone(),
+                    uid: Some(v.meta.uid.clone()),
+                };
+                let helper = Some((target, usecase::NSG_FINALIZER));
+                let (config, v) = (&inner.config, &v);
+                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                    if v.meta.deleting {
+                        nsg::finalize_nsg(&deps, v).await
+                    } else {
+                        nsg::reconcile_nsg(&deps, config, v).await
+                    }
+                })
+                .await?;
+                Ok(Action::requeue(inner.settings.drift_check))
+            })
+        })
+        .await
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests;
