@@ -124,6 +124,9 @@ struct Inner {
     http: reqwest::Client,
     config: CloudConfig,
     token: Mutex<Option<Token>>,
+    /// Load balancers this client changed and has not seen ready since (see
+    /// [`VngCloudClient::settle`]).
+    changing: std::sync::Mutex<std::collections::HashSet<String>>,
     limiter: Option<DefaultDirectRateLimiter>,
     metrics: Metrics,
 }
@@ -162,6 +165,7 @@ impl VngCloudClient {
                 http,
                 config,
                 token: Mutex::new(None),
+                changing: std::sync::Mutex::default(),
                 limiter,
                 metrics: Metrics::new(),
             }),
@@ -498,4 +502,29 @@ fn jitter(d: Duration) -> Duration {
         return d;
     }
     d + max.mul_f64(rand::rng().random_range(0.0..1.0))
+}
+
+impl VngCloudClient {
+    fn changing(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.inner
+            .changing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records that a change of load balancer `lb_id` was accepted: it is `UPDATING` (or
+    /// `CREATING`) for a while, so the next change waits for it first.
+    pub(crate) fn mark_changing(&self, lb_id: &str) {
+        self.changing().insert(lb_id.to_owned());
+    }
+
+    /// Forgets `lb_id` (ready again, or deleted).
+    pub(crate) fn forget_changing(&self, lb_id: &str) {
+        self.changing().remove(lb_id);
+    }
+
+    /// Whether this client changed `lb_id` and has not seen it ready since.
+    pub(crate) fn is_changing(&self, lb_id: &str) -> bool {
+        self.changing().contains(lb_id)
+    }
 }

@@ -43,6 +43,31 @@ fn get<'a>(template: &'static str, path: String, resource: &'static str, id: &'a
 }
 
 impl VngCloudClient {
+    /// Before a change of load balancer `lb_id`: when this client's previous change of it
+    /// may still be in progress, waits until it is ready, as the Go controller does after
+    /// every change, so the change is not refused as busy ("is updating"). The wait costs
+    /// `GET`s only after a change of this client; a load balancer made busy by someone
+    /// else is still met by the busy retry of the call itself.
+    async fn settle(&self, lb_id: &str) -> Result<(), CloudError> {
+        if !self.is_changing(lb_id) {
+            return Ok(());
+        }
+        let waited = self.wait_load_balancer_ready(lb_id, None).await;
+        self.forget_changing(lb_id);
+        match waited {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a change of `lb_id`: remembers it when it was accepted.
+    fn changed<T>(&self, lb_id: &str, result: Result<T, CloudError>) -> Result<T, CloudError> {
+        if result.is_ok() {
+            self.mark_changing(lb_id);
+        }
+        result
+    }
+
     /// Follows every page of a `listData` list; `call` builds the call of one page.
     async fn all_pages<T: DeserializeOwned>(
         &self,
@@ -92,6 +117,7 @@ impl VngCloudClient {
         loop {
             let lb = self.get_load_balancer(lb_id).await?;
             if lb.is_ready() {
+                self.forget_changing(lb_id);
                 return Ok(lb);
             }
             if lb.is_error() {
@@ -230,7 +256,9 @@ impl VngCloudClient {
             listener_id,
         )
         .body(body);
-        self.send(&call).await.map(drop)
+        self.settle(lb_id).await?;
+        let sent = self.send(&call).await.map(drop);
+        self.changed(lb_id, sent)
     }
 }
 
@@ -310,16 +338,21 @@ impl LoadBalancerApi for VngCloudClient {
         .body(body)
         .mode(Mode::Create);
         let name = request.name.clone();
-        self.create_once(call, || async {
-            Ok(self
-                .find_load_balancer_by_name(&name)
-                .await?
-                .map(|lb| lb.id))
-        })
-        .await
+        let id = self
+            .create_once(call, || async {
+                Ok(self
+                    .find_load_balancer_by_name(&name)
+                    .await?
+                    .map(|lb| lb.id))
+            })
+            .await?;
+        // CREATING for a while: the first change of it waits until it is ready.
+        self.mark_changing(&id);
+        Ok(id)
     }
 
     async fn delete_load_balancer(&self, lb_id: &str) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::DELETE,
             Service::Vlb,
@@ -328,10 +361,15 @@ impl LoadBalancerApi for VngCloudClient {
             "load balancer",
             lb_id,
         );
-        self.send(&call).await.map(drop)
+        let deleted = self.send(&call).await.map(drop);
+        if deleted.is_ok() {
+            self.forget_changing(lb_id);
+        }
+        deleted
     }
 
     async fn resize_load_balancer(&self, lb_id: &str, package_id: &str) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::PUT,
             Service::Vlb,
@@ -341,7 +379,8 @@ impl LoadBalancerApi for VngCloudClient {
             lb_id,
         )
         .body(json!({ "packageId": package_id }));
-        self.send(&call).await.map(drop)
+        let sent = self.send(&call).await.map(drop);
+        self.changed(lb_id, sent)
     }
 
     async fn list_listeners(&self, lb_id: &str) -> Result<Vec<Listener>, CloudError> {
@@ -360,6 +399,7 @@ impl LoadBalancerApi for VngCloudClient {
         lb_id: &str,
         request: &ListenerRequest,
     ) -> Result<String, CloudError> {
+        self.settle(lb_id).await?;
         let find = || async {
             Ok(self
                 .list_listeners(lb_id)
@@ -380,7 +420,8 @@ impl LoadBalancerApi for VngCloudClient {
             lb_id,
         )
         .body(create_listener_body(request));
-        self.create_once(call, find).await
+        let created = self.create_once(call, find).await;
+        self.changed(lb_id, created)
     }
 
     async fn update_listener(
@@ -389,6 +430,7 @@ impl LoadBalancerApi for VngCloudClient {
         listener_id: &str,
         request: &ListenerRequest,
     ) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::PUT,
             Service::Vlb,
@@ -398,10 +440,12 @@ impl LoadBalancerApi for VngCloudClient {
             listener_id,
         )
         .body(update_listener_body(request));
-        self.send(&call).await.map(drop)
+        let sent = self.send(&call).await.map(drop);
+        self.changed(lb_id, sent)
     }
 
     async fn delete_listener(&self, lb_id: &str, listener_id: &str) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::DELETE,
             Service::Vlb,
@@ -410,7 +454,8 @@ impl LoadBalancerApi for VngCloudClient {
             "listener",
             listener_id,
         );
-        self.send(&call).await.map(drop)
+        let sent = self.send(&call).await.map(drop);
+        self.changed(lb_id, sent)
     }
 
     async fn list_pools(&self, lb_id: &str) -> Result<Vec<Pool>, CloudError> {
@@ -430,6 +475,7 @@ impl LoadBalancerApi for VngCloudClient {
     }
 
     async fn create_pool(&self, lb_id: &str, request: &PoolRequest) -> Result<String, CloudError> {
+        self.settle(lb_id).await?;
         let find = || async {
             let call = get(
                 POOLS,
@@ -455,7 +501,8 @@ impl LoadBalancerApi for VngCloudClient {
             lb_id,
         )
         .body(create_pool_body(request));
-        self.create_once(call, find).await
+        let created = self.create_once(call, find).await;
+        self.changed(lb_id, created)
     }
 
     async fn update_pool(
@@ -464,6 +511,7 @@ impl LoadBalancerApi for VngCloudClient {
         pool_id: &str,
         request: &PoolRequest,
     ) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::PUT,
             Service::Vlb,
@@ -473,10 +521,12 @@ impl LoadBalancerApi for VngCloudClient {
             pool_id,
         )
         .body(update_pool_body(request));
-        self.send(&call).await.map(drop)
+        let sent = self.send(&call).await.map(drop);
+        self.changed(lb_id, sent)
     }
 
     async fn delete_pool(&self, lb_id: &str, pool_id: &str) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::DELETE,
             Service::Vlb,
@@ -485,7 +535,8 @@ impl LoadBalancerApi for VngCloudClient {
             "pool",
             pool_id,
         );
-        self.send(&call).await.map(drop)
+        let sent = self.send(&call).await.map(drop);
+        self.changed(lb_id, sent)
     }
 
     async fn get_health_monitor(
@@ -520,6 +571,7 @@ impl LoadBalancerApi for VngCloudClient {
         pool_id: &str,
         members: &[PoolMember],
     ) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::PUT,
             Service::Vlb,
@@ -530,7 +582,10 @@ impl LoadBalancerApi for VngCloudClient {
         )
         .body(json!({ "members": members.iter().map(member_body).collect::<Vec<_>>() }));
         match self.send(&call).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.mark_changing(lb_id);
+                Ok(())
+            }
             // "The members provided are identical to the existing members": nothing to do.
             Err(CloudError::Duplicate(m)) if m.to_ascii_lowercase().contains("identical") => Ok(()),
             Err(e) => Err(e),
@@ -551,6 +606,7 @@ impl LoadBalancerApi for VngCloudClient {
         listener_id: &str,
         policy: &L7Policy,
     ) -> Result<String, CloudError> {
+        self.settle(lb_id).await?;
         let find = || async {
             Ok(self
                 .policies(lb_id, listener_id)
@@ -568,7 +624,8 @@ impl LoadBalancerApi for VngCloudClient {
             listener_id,
         )
         .body(policy_body(policy, true));
-        let id = self.create_once(call, find).await?;
+        let created = self.create_once(call, find).await;
+        let id = self.changed(lb_id, created)?;
         if policy.position != 0 {
             self.move_policy(lb_id, listener_id, &id, policy.position)
                 .await?;
@@ -582,6 +639,7 @@ impl LoadBalancerApi for VngCloudClient {
         listener_id: &str,
         policy: &L7Policy,
     ) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::PUT,
             Service::Vlb,
@@ -594,7 +652,8 @@ impl LoadBalancerApi for VngCloudClient {
             &policy.id,
         )
         .body(policy_body(policy, false));
-        self.send(&call).await?;
+        let sent = self.send(&call).await;
+        self.changed(lb_id, sent)?;
         if policy.position != 0 {
             self.move_policy(lb_id, listener_id, &policy.id, policy.position)
                 .await?;
@@ -608,6 +667,7 @@ impl LoadBalancerApi for VngCloudClient {
         listener_id: &str,
         policy_id: &str,
     ) -> Result<(), CloudError> {
+        self.settle(lb_id).await?;
         let call = Call::new(
             Method::DELETE,
             Service::Vlb,
@@ -616,7 +676,8 @@ impl LoadBalancerApi for VngCloudClient {
             "policy",
             policy_id,
         );
-        self.send(&call).await.map(drop)
+        let sent = self.send(&call).await.map(drop);
+        self.changed(lb_id, sent)
     }
 
     async fn list_certificates(&self) -> Result<Vec<Certificate>, CloudError> {

@@ -239,42 +239,65 @@ async fn every_method_survives_a_429_before_it() {
     assert!(limited >= 36, "{limited} 429s");
 }
 
-#[tokio::test]
-async fn changes_sent_back_to_back_wait_out_the_busy_load_balancer() {
-    let (emu, client) = start().await;
-    let c = emu.control();
-    // No fault: every change follows the previous one while the load balancer is UPDATING.
-    c.clear_faults();
-    let id = client
-        .create_load_balancer(&lb_request("b2b"))
-        .await
-        .unwrap();
-    let pool = client
+/// Counts of 400 (busy) answers by route.
+fn busy_refusals(c: &Control) -> BTreeMap<String, u64> {
+    c.counters()
+        .into_iter()
+        .filter_map(|(k, s)| s.get(&400).map(|n| (k, *n)))
+        .collect()
+}
+
+/// Creates a load balancer and sends every kind of change to it back to back, alternating
+/// between `clients` (index `i % len`); returns the load balancer id.
+async fn change_everything(clients: &[&VngCloudClient], name: &str) -> String {
+    let at = |i: usize| clients[i % clients.len()];
+    let id = at(0).create_load_balancer(&lb_request(name)).await.unwrap();
+    let pool = at(1)
         .create_pool(&id, &tcp_pool("api", vec![member("10.76.0.12", 1)]))
         .await
         .unwrap();
-    client
+    at(2)
         .put_members(&id, &pool, &[member("10.76.0.12", 2)])
         .await
         .unwrap();
-    client
+    at(3)
         .update_pool(&id, &pool, &tcp_pool("api", vec![]))
         .await
         .unwrap();
     let mut l = tcp_listener("tcp-81", 81);
     l.default_pool_id = Some(pool.clone());
-    let lis = client.create_listener(&id, &l).await.unwrap();
+    let lis = at(4).create_listener(&id, &l).await.unwrap();
     l.timeout_client = 9;
-    client.update_listener(&id, &lis, &l).await.unwrap();
-    client.delete_listener(&id, &lis).await.unwrap();
-    client.delete_pool(&id, &pool).await.unwrap();
-    client.resize_load_balancer(&id, NLB_MEDIUM).await.unwrap();
-    client.delete_load_balancer(&id).await.unwrap();
-    let busy: BTreeMap<String, u64> = c
-        .counters()
-        .into_iter()
-        .filter_map(|(k, s)| s.get(&400).map(|n| (k, *n)))
+    at(5).update_listener(&id, &lis, &l).await.unwrap();
+    at(6).delete_listener(&id, &lis).await.unwrap();
+    at(7).delete_pool(&id, &pool).await.unwrap();
+    at(8).resize_load_balancer(&id, NLB_MEDIUM).await.unwrap();
+    at(9).delete_load_balancer(&id).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn back_to_back_changes_of_one_client_wait_for_ready_and_are_never_refused_as_busy() {
+    let (emu, client) = start().await;
+    let c = emu.control();
+    c.clear_faults();
+    change_everything(&[&client], "b2b").await;
+    assert_eq!(busy_refusals(&c), BTreeMap::new());
+    assert_eq!(c.load_balancers().len(), 1); // DELETING
+}
+
+#[tokio::test]
+async fn a_load_balancer_made_busy_by_another_client_is_retried_until_it_accepts() {
+    let (emu, _client) = start().await;
+    // A fresh client per change: none knows of the change before its own, which still
+    // keeps the load balancer UPDATING.
+    let clients: Vec<VngCloudClient> = (0..10)
+        .map(|_| VngCloudClient::new(config_for(&emu)).unwrap())
         .collect();
+    let c = emu.control();
+    c.clear_faults();
+    change_everything(&clients.iter().collect::<Vec<_>>(), "shared").await;
+    let busy = busy_refusals(&c);
     for t in [
         "POST /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools",
         "PUT /vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools/{poolId}/members",

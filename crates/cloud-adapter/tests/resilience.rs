@@ -25,12 +25,14 @@ async fn ready_lb(client: &VngCloudClient, name: &str) -> String {
 #[tokio::test]
 async fn busy_load_balancer_is_retried_until_the_change_goes_through() {
     let (emu, client) = start().await;
-    // No wait: the load balancer is CREATING, so the change is refused as not ready first.
+    // No wait: the load balancer is CREATING, so the change of another client (which does
+    // not know it is still being created) is refused as not ready first.
     let id = client
         .create_load_balancer(&lb_request("lb-busy"))
         .await
         .unwrap();
-    let pool = client
+    let other = VngCloudClient::new(config_for(&emu)).unwrap();
+    let pool = other
         .create_pool(&id, &tcp_pool("api", vec![member("10.76.0.12", 30081)]))
         .await
         .unwrap();
