@@ -119,8 +119,12 @@ pub fn port_conflict(
 
 /// Which load balancer the LBC uses, and how it got it.
 enum Found {
-    /// None yet: create one.
-    Missing,
+    /// None yet: create one. `recorded_exists`: the load balancer the status records still
+    /// exists (the LBC was renamed away from it), so it must be retired, not forgotten.
+    Missing {
+        /// Whether the recorded load balancer still exists.
+        recorded_exists: bool,
+    },
     /// Found, with whether this cluster created it.
     Existing(Box<LoadBalancer>, bool),
 }
@@ -143,8 +147,17 @@ async fn find_lb(
             Err(e) => Err(e.into()),
         };
     }
+    let mut recorded_exists = false;
     if let Some(id) = &st.load_balancer_id {
         match deps.lb.get_load_balancer(id).await {
+            // A recorded load balancer of another name: the load-balancer-name annotation
+            // changed, so look the new name up (the recorded one is retired by `converge`).
+            Ok(lb)
+                if !lbc.spec.load_balancer_name.is_empty()
+                    && lb.name != lbc.spec.load_balancer_name =>
+            {
+                recorded_exists = true;
+            }
             Ok(lb) => {
                 return Ok(Found::Existing(
                     Box::new(lb),
@@ -156,7 +169,7 @@ async fn find_lb(
         }
     }
     if lbc.spec.load_balancer_name.is_empty() {
-        return Ok(Found::Missing);
+        return Ok(Found::Missing { recorded_exists });
     }
     match deps
         .lb
@@ -171,7 +184,7 @@ async fn find_lb(
                 created,
             ))
         }
-        None => Ok(Found::Missing),
+        None => Ok(Found::Missing { recorded_exists }),
     }
 }
 
@@ -570,6 +583,28 @@ pub async fn reconcile_lbc(
     }
 }
 
+/// Migration: the recorded load balancer keeps serving until the new one is deployed, then
+/// is torn down (only what this cluster created on it). A retiring load balancer already
+/// recorded is kept (its teardown is still due) unless it is the recorded one itself.
+fn retire_recorded(status: &mut LoadBalancerConfigStatus) {
+    let Some(old) = status.load_balancer_id.take() else {
+        return;
+    };
+    if status.retiring_load_balancer.is_none() {
+        status.retiring_load_balancer = Some(RetiringLoadBalancer {
+            id: old,
+            created_listeners: std::mem::take(&mut status.created_listeners),
+            created_pools: std::mem::take(&mut status.created_pools),
+            created_tags: std::mem::take(&mut status.created_tags),
+        });
+    } else {
+        status.created_listeners.clear();
+        status.created_pools.clear();
+        status.created_tags.clear();
+    }
+    status.created_load_balancer_id = None;
+}
+
 /// Observe, plan, execute; returns the listener conflicts of the plan.
 async fn converge(
     deps: &Deps,
@@ -578,8 +613,11 @@ async fn converge(
     status: &mut LoadBalancerConfigStatus,
 ) -> Result<Vec<String>, DomainError> {
     let observed = match find_lb(deps, cfg, lbc).await? {
-        Found::Missing => {
-            if status.load_balancer_id.is_some() {
+        Found::Missing { recorded_exists } => {
+            if recorded_exists {
+                // Renamed: create the new one, then retire the recorded one.
+                retire_recorded(status);
+            } else if status.load_balancer_id.is_some() {
                 // Gone out of band: forget it and create a new one.
                 status.load_balancer_id = None;
                 status.created_load_balancer_id = None;
@@ -596,17 +634,12 @@ async fn converge(
                     lb.id, lb.display_status, lb.progress_status
                 )));
             }
-            if let Some(old) = status.load_balancer_id.clone()
-                && old != lb.id
+            if status
+                .load_balancer_id
+                .as_ref()
+                .is_some_and(|old| *old != lb.id)
             {
-                // Migration: keep serving from the old one until the new one is deployed.
-                status.retiring_load_balancer = Some(RetiringLoadBalancer {
-                    id: old,
-                    created_listeners: std::mem::take(&mut status.created_listeners),
-                    created_pools: std::mem::take(&mut status.created_pools),
-                    created_tags: std::mem::take(&mut status.created_tags),
-                });
-                status.created_load_balancer_id = None;
+                retire_recorded(status);
             }
             status.load_balancer_id = Some(lb.id.clone());
             if created {

@@ -1111,6 +1111,87 @@ async fn migration_deploys_the_new_load_balancer_then_retires_the_old_one() {
 }
 
 #[tokio::test]
+async fn renaming_creates_the_load_balancer_of_the_new_name_then_retires_the_old_one() {
+    let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    let (old, mut status) = deployed(&spec);
+    let old_id = old.lb.id.clone();
+    status.load_balancer_id = Some(old_id.clone());
+    status.created_load_balancer_id = Some(old_id.clone());
+    let mut renamed = spec.clone();
+    renamed.load_balancer_name = "vks_renamed".into();
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let old_lb = LoadBalancer {
+        name: "vks_lb".into(),
+        ..old.lb.clone()
+    };
+    m.lb.expect_get_load_balancer().returning(move |id| {
+        if id == "lb-new" {
+            Ok(LoadBalancer {
+                name: "vks_renamed".into(),
+                ..active("lb-new")
+            })
+        } else {
+            Ok(old_lb.clone())
+        }
+    });
+    m.lb.expect_find_load_balancer_by_name()
+        .times(1)
+        .returning(|name| {
+            assert_eq!(name, "vks_renamed", "the new name is looked up");
+            Ok(None)
+        });
+    m.lb.expect_create_load_balancer()
+        .times(1)
+        .returning(|req| {
+            assert_eq!(req.name, "vks_renamed");
+            Ok("lb-new".into())
+        });
+    let (ls, ps) = (old.listeners.clone(), old.pools.clone());
+    m.lb.expect_list_listeners().returning(move |id| {
+        Ok(if id == "lb-new" {
+            vec![Listener {
+                id: "lis-80".into(),
+                port: 80,
+                ..Default::default()
+            }]
+        } else {
+            ls.clone()
+        })
+    });
+    m.lb.expect_list_pools().returning(move |id| {
+        Ok(if id == "lb-new" {
+            vec![Pool {
+                id: "pool-80".into(),
+                name: "pool_80".into(),
+                ..Default::default()
+            }]
+        } else {
+            ps.clone()
+        })
+    });
+    let ts = old.lb.tags.clone();
+    m.lb.expect_get_tags().returning(move |_| Ok(ts.clone()));
+    // Teardown takes this cluster's tags off before deleting.
+    m.lb.expect_put_tags().returning(|_, _| Ok(()));
+    let o = old_id.clone();
+    m.lb.expect_delete_load_balancer()
+        .times(1)
+        .returning(move |id| {
+            assert_eq!(id, o, "the old, self-created load balancer is retired");
+            Ok(())
+        });
+    let (deps, seen) = m.deps();
+    reconcile_lbc(&deps, &cfg(), &lbc_view(renamed, status))
+        .await
+        .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    assert_eq!(st.load_balancer_id.as_deref(), Some("lb-new"));
+    assert_eq!(st.created_load_balancer_id.as_deref(), Some("lb-new"));
+    assert!(st.retiring_load_balancer.is_none());
+}
+
+#[tokio::test]
 async fn finalize_keeps_cluster_tags_while_another_lbc_uses_the_load_balancer() {
     let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
     let (mut obs, status) = deployed(&spec);
