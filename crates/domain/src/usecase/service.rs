@@ -119,7 +119,14 @@ pub async fn reconcile_service(
     } else {
         Vec::new()
     };
-    let placement = placement(deps, cfg, &settings, &nodes).await?;
+    // A deployed load balancer stays in its subnet: nodes coming and going must not move
+    // the LBC's subnet nor the NSG's source CIDR away from where the load balancer is.
+    let current = deps.reader.get_lbc(&child_key(svc)).await?;
+    let deployed_subnet = current
+        .as_ref()
+        .filter(|c| c.status.load_balancer_id.is_some())
+        .and_then(|c| c.status.subnet_id.clone());
+    let placement = placement(deps, cfg, &settings, &nodes, deployed_subnet).await?;
     let lbc = build_lbc_spec(cfg, svc, &settings, &selected, &endpoints, &placement);
     let nsg = build_nsg_spec(cfg, svc, &settings, &lbc, &placement);
     let labels = BTreeMap::from([
@@ -135,7 +142,7 @@ pub async fn reconcile_service(
     deps.writer.apply_lbc(&meta(LBC_FINALIZER), &lbc).await?;
     deps.writer.apply_nsg(&meta(NSG_FINALIZER), &nsg).await?;
 
-    if let Some(current) = deps.reader.get_lbc(&child_key(svc)).await? {
+    if let Some(current) = current {
         clear_invalid_annotations(deps, &current);
         // Service status from the LBC's.
         if let Some(address) = current.status.address.clone() {
@@ -212,13 +219,14 @@ async fn remove(deps: &Deps, svc: &ServiceView) -> Result<ServiceOutcome, Domain
     Ok(ServiceOutcome::Removed)
 }
 
-/// Subnet, VPC and zone: from the annotations, else from the server of the node with the
-/// smallest name.
+/// Subnet, VPC and zone: from the annotations, else the subnet the load balancer was
+/// deployed in (`deployed_subnet`), else from the server of the node with the smallest name.
 async fn placement(
     deps: &Deps,
     cfg: &Config,
     settings: &ServiceSettings,
     nodes: &[NodeView],
+    deployed_subnet: Option<String>,
 ) -> Result<Placement, DomainError> {
     let node = members::subnet_node(nodes).ok_or_else(|| {
         DomainError::NotReady("no node with a provider id to take the subnet from".into())
@@ -234,6 +242,7 @@ async fn placement(
     let subnet_id = settings
         .prefer_subnet_id
         .clone()
+        .or(deployed_subnet)
         .unwrap_or_else(|| iface.subnet_id.clone());
     let subnet = deps.net.get_subnet(&iface.network_id, &subnet_id).await?;
     let vpc_id = if cfg.vpc_id.is_empty() {

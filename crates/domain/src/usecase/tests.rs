@@ -269,8 +269,45 @@ async fn invalid_annotations_warn_set_ready_false_and_leave_the_lb_untouched() {
 }
 
 #[tokio::test]
+async fn deployed_load_balancer_keeps_its_subnet_when_the_node_it_was_taken_from_leaves() {
+    let mut m = Mocks::new();
+    // Node "a" (subnet sub-1) left; the load balancer was deployed in sub-0.
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("b", "10.0.1.2")]));
+    expect_placement(&mut m);
+    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
+    m.reader.expect_get_lbc().returning(|_| {
+        Ok(Some(LoadBalancerConfigView {
+            status: LoadBalancerConfigStatus {
+                load_balancer_id: Some("lb-1".into()),
+                subnet_id: Some("sub-0".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }))
+    });
+    m.writer.expect_apply_lbc().times(1).returning(|_, spec| {
+        assert_eq!(
+            spec.subnet_id, "sub-0",
+            "the LBC stays in the deployed subnet"
+        );
+        Ok(())
+    });
+    m.writer
+        .expect_apply_nsg()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    reconcile_service(&deps, &cfg(), &service(&[]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn service_cluster_error_is_returned_with_backoff() {
     let mut m = Mocks::new();
+    m.reader.expect_get_lbc().returning(|_| Ok(None));
     m.reader
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
@@ -293,6 +330,7 @@ async fn service_cluster_error_is_returned_with_backoff() {
 #[tokio::test]
 async fn service_cloud_rate_limit_reading_the_node_server_keeps_its_delay() {
     let mut m = Mocks::new();
+    m.reader.expect_get_lbc().returning(|_| Ok(None));
     m.reader
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
@@ -312,6 +350,7 @@ async fn service_cloud_rate_limit_reading_the_node_server_keeps_its_delay() {
 #[tokio::test]
 async fn service_without_nodes_is_not_ready() {
     let mut m = Mocks::new();
+    m.reader.expect_get_lbc().returning(|_| Ok(None));
     m.reader.expect_list_nodes().returning(|| Ok(vec![]));
     m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
@@ -1825,6 +1864,7 @@ fn cluster_errors() -> Vec<ClusterError> {
 async fn service_reconcile_returns_each_cloud_error_class_with_its_retry() {
     for error in cloud_errors() {
         let mut m = Mocks::new();
+        m.reader.expect_get_lbc().returning(|_| Ok(None));
         m.reader
             .expect_list_nodes()
             .returning(|| Ok(vec![node("a", "10.0.0.1")]));
@@ -1845,6 +1885,7 @@ async fn service_reconcile_returns_each_cloud_error_class_with_its_retry() {
 async fn service_reconcile_returns_each_cluster_error_class_with_its_retry() {
     for error in cluster_errors() {
         let mut m = Mocks::new();
+        m.reader.expect_get_lbc().returning(|_| Ok(None));
         m.reader
             .expect_list_nodes()
             .returning(|| Ok(vec![node("a", "10.0.0.1")]));
