@@ -89,6 +89,8 @@ pub struct JournalEntry {
     pub field_manager: Option<String>,
     /// `Content-Type` of the request body.
     pub content_type: Option<String>,
+    /// `User-Agent` of the caller (tells an operator's calls from a test harness's).
+    pub user_agent: Option<String>,
     /// When the answer was produced.
     pub at: SystemTime,
 }
@@ -113,6 +115,7 @@ impl JournalEntry {
             "dryRun": self.dry_run,
             "fieldManager": self.field_manager,
             "contentType": self.content_type,
+            "userAgent": self.user_agent,
             "at": at,
         })
     }

@@ -682,6 +682,7 @@ fn unknown_resource_entry(
         dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
         field_manager: q.get("fieldManager").cloned(),
         content_type: None,
+        user_agent: None,
         at: SystemTime::now(),
     })
 }
@@ -781,6 +782,11 @@ async fn kube(State(app): State<App>, req: Request) -> Response {
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
         field_manager: query.get("fieldManager").cloned(),
         content_type: content_type.clone(),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         at: SystemTime::now(),
     };
     let latency = app.faults.latency();

@@ -252,6 +252,14 @@ async fn kubectl_get_prints_table_and_json() {
     assert_eq!(v["metadata"]["name"], "kubernetes");
     let out = k.ok(&["get", "namespaces", "-o", "name"]).await;
     assert!(out.contains("namespace/default"), "{out}");
+    // The journal tells kubectl's calls from others by their User-Agent.
+    let by_kubectl = emu.journal().count(|e| {
+        e.resource == "services"
+            && e.user_agent
+                .as_deref()
+                .is_some_and(|ua| ua.starts_with("kubectl/"))
+    });
+    assert_eq!(by_kubectl, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
