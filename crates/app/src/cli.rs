@@ -169,23 +169,61 @@ pub struct DemoArgs {
     /// look around with the printed `kubectl` line.
     #[arg(long)]
     pub keep_running: bool,
-    /// Give up (exit non-zero) when not converged after this long.
-    #[arg(long, default_value = "120s", value_parser = parse_duration)]
-    pub deadline: Duration,
-    /// Where to write the kubeconfig of the embedded Kubernetes emulator.
-    #[arg(long, default_value = "vlb-demo.kubeconfig")]
-    pub kubeconfig_out: PathBuf,
+    /// Give up (exit 1) when not converged after this long.
+    #[arg(long, visible_alias = "deadline", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Where to write the kubeconfig of the embedded Kubernetes emulator (default:
+    /// `vlb-demo.kubeconfig` in the temporary directory).
+    #[arg(long)]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Print the table once at the end instead of redrawing it live (the default when
+    /// standard output is not a terminal).
+    #[arg(long)]
+    pub no_live: bool,
 }
 
-/// Flags of `manifests`.
+/// Flags of `manifests` (and of `install` / `uninstall`): what the install set contains.
 #[derive(Debug, Clone, Args)]
 pub struct ManifestsArgs {
     /// Image of the operator in the Deployment.
     #[arg(long, env = "VLB_IMAGE", default_value = concat!("ghcr.io/vlb-operator/vlb-controller:", env!("CARGO_PKG_VERSION")))]
     pub image: String,
-    /// Namespace the operator is installed in.
-    #[arg(long, env = "VLB_NAMESPACE", default_value = "kube-system")]
+    /// Namespace the operator is installed in (created by `install`, deleted by
+    /// `uninstall`: use a namespace of its own).
+    #[arg(long, env = "VLB_NAMESPACE", default_value = "vlb-system")]
     pub namespace: String,
+    /// Replicas of the Deployment (leader election picks the one that reconciles).
+    #[arg(long, env = "VLB_REPLICAS", default_value_t = 2)]
+    pub replicas: i32,
+    /// Name of the Secret (in the operator's namespace, created by you) with the keys
+    /// `client-id` and `client-secret`; mounted at /etc/vlb/credentials.
+    #[arg(
+        long,
+        env = "VLB_CREDENTIALS_SECRET",
+        default_value = "vlb-cloud-credentials"
+    )]
+    pub credentials_secret: String,
+    /// Cluster id written into the operator's ConfigMap (`VLB_CLUSTER_ID`).
+    #[arg(long = "cluster-id", env = "VLB_CLUSTER_ID")]
+    pub cluster_id: Option<String>,
+    /// VNGCloud project id written into the operator's ConfigMap (`VLB_PROJECT_ID`).
+    #[arg(long = "project-id", env = "VLB_PROJECT_ID")]
+    pub project_id: Option<String>,
+    /// Further `KEY=VALUE` settings for the ConfigMap (environment of `run`, e.g.
+    /// `VLB_LOAD_BALANCER_CLASS=vngcloud.vn/vlb`); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
+}
+
+/// Parses `KEY=VALUE`.
+pub fn parse_setting(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))?;
+    if k.trim().is_empty() {
+        return Err(format!("{s:?} has an empty key"));
+    }
+    Ok((k.trim().to_owned(), v.to_owned()))
 }
 
 /// Flags of `install` and `uninstall`.

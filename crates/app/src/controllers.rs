@@ -16,12 +16,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use vlb_domain::model::{
-    LoadBalancerConfigSpec, LoadBalancerConfigView, NodeSecurityGroupSpec, NodeSecurityGroupView,
-    ObjectKey, ObjectRef as DomainRef, ServiceView,
+    LoadBalancerConfigSpec, LoadBalancerConfigView, NodeSecurityGroupSpec, ObjectKey,
+    ObjectRef as DomainRef, ServiceView,
 };
 use vlb_domain::ports::{DesiredMeta, ObjectWriter};
 use vlb_domain::usecase::{self, Config, Deps, lbc, nsg, service};
 use vlb_domain::{ClusterError, DomainError, Retry};
+use vlb_k8s_adapter::reader::{lbc_view, nsg_view};
+use vlb_k8s_adapter::{KubeBatch, KubeEventSink, KubeReader, KubeWriter};
+use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup};
 
 use crate::locks::KeyedLocks;
 use crate::metrics::{Metrics, ReconcileResult};
@@ -49,6 +52,44 @@ pub struct Scope {
 pub trait Wiring: Send + Sync {
     /// Ports with a fresh per-reconcile batch.
     fn scope(&self) -> Scope;
+}
+
+/// The production wiring: the Kubernetes adapter (reader over the shared stores, writer,
+/// events, a fresh [`KubeBatch`] per reconcile) and the VNGCloud client.
+pub struct AdapterWiring {
+    /// vLB and vServer.
+    pub cloud: vlb_cloud_adapter::VngCloudClient,
+    /// Reads from the shared watch caches.
+    pub reader: KubeReader,
+    /// Writes (server-side apply, deletes, finalizers).
+    pub writer: KubeWriter,
+    /// Events.
+    pub events: KubeEventSink,
+    /// The configured batcher; each reconcile takes a `fresh()` copy.
+    pub batcher: vlb_batch::Batcher,
+}
+
+impl Wiring for AdapterWiring {
+    fn scope(&self) -> Scope {
+        let batch = KubeBatch::new(self.batcher.fresh());
+        let cloud = Arc::new(self.cloud.clone());
+        let deps = Deps {
+            lb: cloud.clone(),
+            net: cloud,
+            reader: Arc::new(self.reader.clone()),
+            writer: Arc::new(crate::unchanged::SkipUnchangedApplies::new(
+                Arc::new(self.writer.clone()),
+                self.reader.stores().clone(),
+            )),
+            batch: Arc::new(batch.clone()),
+            events: Arc::new(self.events.clone()),
+            clock: Arc::new(vlb_domain::ports::SystemClock),
+        };
+        Scope {
+            deps,
+            flush: Box::new(move || Box::pin(async move { batch.flush().await.map(drop) })),
+        }
+    }
 }
 
 /// Error of a reconcile; [`ReconcileError::retry`] drives the error policy.
@@ -378,25 +419,15 @@ pub fn lock_keys(v: &LoadBalancerConfigView) -> Vec<String> {
     keys
 }
 
-/// Reconciles a LoadBalancerConfig of CRD type `K` (`view` reads it as the domain's view).
-/// Deployments to one load balancer wait for each other. Returns the LBCs to requeue
-/// because they share the load balancer and this one changed or goes away (a port
-/// conflict they lost may be resolved), also when this reconcile failed.
-pub async fn reconcile_lbc<K>(
-    obj: Arc<K>,
+/// Reconciles a LoadBalancerConfig. Deployments to one load balancer wait for each other.
+/// Returns the LBCs to requeue because they share the load balancer and this one changed
+/// or goes away (a port conflict they lost may be resolved), also when this reconcile
+/// failed.
+pub async fn reconcile_lbc(
+    obj: Arc<LoadBalancerConfig>,
     ctx: Arc<Context>,
-    view: fn(&K) -> LoadBalancerConfigView,
-) -> (Result<Action, ReconcileError>, Vec<ObjectKey>)
-where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> (Result<Action, ReconcileError>, Vec<ObjectKey>) {
+    let view = lbc_view;
     let v = view(&obj);
     let key = v.meta.key.clone();
     let changed = v.meta.deleting || v.status.observed_generation != Some(v.meta.generation);
@@ -405,7 +436,7 @@ where
     let c = ctx.clone();
     let action = observed(&ctx, LBC, &key, async {
         let _locks = c.locks.lock_all(&lock_keys(&v)).await;
-        let api: Api<K> = Api::namespaced(c.client.clone(), &key.namespace);
+        let api: Api<LoadBalancerConfig> = Api::namespaced(c.client.clone(), &key.namespace);
         let inner = c.clone();
         through_finalizer(&api, usecase::LBC_FINALIZER, obj, move |o| {
             Box::pin(async move {
@@ -446,28 +477,24 @@ where
     (action, requeue)
 }
 
-/// Reconciles a NodeSecurityGroup of CRD type `K`.
-pub async fn reconcile_nsg<K>(
-    obj: Arc<K>,
+/// Lock key every NodeSecurityGroup reconcile takes: they attach security groups to the
+/// same node servers, and a server's security-group list is replaced as a whole (two
+/// concurrent read-modify-writes would lose one attachment).
+pub const NODE_SERVERS_LOCK: &str = "node-servers";
+
+/// Reconciles a NodeSecurityGroup, one at a time (see [`NODE_SERVERS_LOCK`]).
+pub async fn reconcile_nsg(
+    obj: Arc<NodeSecurityGroup>,
     ctx: Arc<Context>,
-    view: fn(&K) -> NodeSecurityGroupView,
-) -> Result<Action, ReconcileError>
-where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> Result<Action, ReconcileError> {
+    let view = nsg_view;
     let v = view(&obj);
     let key = v.meta.key.clone();
     let c = ctx.clone();
     let namespace = key.namespace.clone();
     observed(&ctx, NSG, &key, async move {
-        let api: Api<K> = Api::namespaced(c.client.clone(), &namespace);
+        let _servers = c.locks.lock(NODE_SERVERS_LOCK).await;
+        let api: Api<NodeSecurityGroup> = Api::namespaced(c.client.clone(), &namespace);
         let inner = c.clone();
         through_finalizer(&api, usecase::NSG_FINALIZER, obj, move |o| {
             Box::pin(async move {

@@ -1,11 +1,29 @@
 //! The embedded demo's fixture and progress: nodes backed by the VNGCloud emulator's
 //! servers, the sample Services, the live table and the convergence verdict.
 //!
-//! Starting the emulators and the operator in-process is not wired yet (it needs the
-//! Kubernetes emulator and the adapters): `vlb-controller demo` says so and exits non-zero.
+//! [`run`] starts the Kubernetes emulator and the VNGCloud emulator in-process (3 servers
+//! in 2 zones), seeds the cluster, starts the embedded operator and prints the table until
+//! every valid Service is Ready and the bad one carries its Warning Event.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use tokio_util::sync::CancellationToken;
+use vlb_domain::model::condition::ConditionStatus;
+use vlb_k8s_adapter::LoadBalancerConfig;
+use vlb_k8s_adapter::manifests::{InstallOptions, Manifest, ManifestOptions, Rank, install_set};
+use vlb_kube_emulator::{EmulatorConfig as KubeEmulatorConfig, KubeEmulator};
+use vlb_vngcloud_emulator::VngEmulator;
+
+use crate::app::AppError;
+use crate::cli::DemoArgs;
+use crate::embedded::{Operator, OperatorConfig};
 
 use k8s_openapi::api::core::v1::{
     Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, Service, ServicePort, ServiceSpec,
@@ -184,6 +202,284 @@ pub fn converged(rows: &[Row]) -> bool {
                 r.ready && r.address.is_some()
             }
         })
+}
+
+/// The demo's fixture servers as [`DemoServer`]s (first internal interface).
+pub fn demo_servers(cloud: &vlb_vngcloud_emulator::VngEmulator) -> Vec<DemoServer> {
+    let mut servers: Vec<DemoServer> = cloud
+        .control()
+        .servers()
+        .into_iter()
+        .filter_map(|s| {
+            let ip = s.interfaces.first()?.fixed_ip.clone();
+            Some(DemoServer {
+                id: s.id,
+                name: s.name,
+                zone: s.zone_id,
+                ip,
+            })
+        })
+        .collect();
+    servers.sort_by(|a, b| a.name.cmp(&b.name));
+    servers
+}
+
+/// The operator's configuration in the demo: the test settings (fast retries, short
+/// debounce, no leader election) against the VNGCloud emulator.
+pub fn operator_config(cloud: &vlb_vngcloud_emulator::VngEmulator) -> OperatorConfig {
+    OperatorConfig {
+        identity: "vlb-demo".to_owned(),
+        ..OperatorConfig::for_tests(CLUSTER_ID, OperatorConfig::cloud_of(cloud))
+    }
+}
+
+/// Cluster id of the demo.
+pub const CLUSTER_ID: &str = "vlb-demo";
+
+fn kube_err(e: impl std::fmt::Display) -> AppError {
+    AppError::Kube(e.to_string())
+}
+
+/// Creates what the demo needs in the cluster: the CRDs (established), the namespace,
+/// one Ready node per server (status written through the status subresource), and the
+/// sample Services.
+pub async fn seed(client: &kube::Client, servers: &[DemoServer]) -> Result<(), AppError> {
+    let crds: Vec<Manifest> = vlb_k8s_adapter::manifests::manifests(&ManifestOptions::default())
+        .into_iter()
+        .filter(|m| m.rank() == Rank::Crd)
+        .collect();
+    let options = InstallOptions {
+        retry: vlb_k8s_adapter::RetryPolicy::fast(),
+        crd_timeout: Duration::from_secs(20),
+        crd_poll: Duration::from_millis(50),
+        ..InstallOptions::default()
+    };
+    install_set(client, crds, &options).await?;
+    let pp = PostParams::default();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(NAMESPACE.to_owned()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces.create(&pp, &ns).await.map_err(kube_err)?;
+    let node_api: Api<Node> = Api::all(client.clone());
+    for node in nodes(servers) {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let status = serde_json::json!({ "status": node.status });
+        node_api.create(&pp, &node).await.map_err(kube_err)?;
+        node_api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .map_err(kube_err)?;
+    }
+    let svc_api: Api<Service> = Api::namespaced(client.clone(), NAMESPACE);
+    for svc in services() {
+        svc_api.create(&pp, &svc).await.map_err(kube_err)?;
+    }
+    Ok(())
+}
+
+fn ready_condition(lbc: &LoadBalancerConfig) -> Option<&vlb_domain::model::condition::Condition> {
+    lbc.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+}
+
+/// The table's rows as the cluster shows them now: the address on each Service's status,
+/// its LoadBalancerConfig's load balancer id and `Ready` condition, its Warning Events.
+pub async fn observe(client: &kube::Client) -> Result<Vec<Row>, AppError> {
+    let lp = ListParams::default();
+    let svcs = Api::<Service>::namespaced(client.clone(), NAMESPACE)
+        .list(&lp)
+        .await
+        .map_err(kube_err)?;
+    let lbcs = Api::<LoadBalancerConfig>::namespaced(client.clone(), NAMESPACE)
+        .list(&lp)
+        .await
+        .map_err(kube_err)?;
+    let events = Api::<Event>::namespaced(client.clone(), NAMESPACE)
+        .list(&lp)
+        .await
+        .map_err(kube_err)?;
+    let mut rows: Vec<Row> = svcs
+        .items
+        .iter()
+        .map(|svc| {
+            let name = svc.metadata.name.clone().unwrap_or_default();
+            let address = svc
+                .status
+                .as_ref()
+                .and_then(|s| s.load_balancer.as_ref())
+                .and_then(|lb| lb.ingress.as_ref())
+                .and_then(|i| i.first())
+                .and_then(|i| i.ip.clone().or_else(|| i.hostname.clone()));
+            let lbc = lbcs.items.iter().find(|l| {
+                l.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|labels| labels.get(vlb_domain::usecase::OWNER_NAME_LABEL))
+                    .map_or(l.metadata.name.as_deref() == Some(name.as_str()), |n| {
+                        *n == name
+                    })
+            });
+            let lb_id = lbc
+                .and_then(|l| l.status.as_ref())
+                .and_then(|s| s.load_balancer_id.clone());
+            let condition = lbc.and_then(ready_condition);
+            let ready = condition.is_some_and(|c| c.status == ConditionStatus::True);
+            let warning = events.items.iter().rev().find(|e| {
+                e.type_.as_deref() == Some("Warning")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+            });
+            let state = if ready && address.is_some() {
+                "Ready".to_owned()
+            } else if lb_id.is_some() {
+                let why = condition.map(|c| c.reason.clone()).unwrap_or_default();
+                if why.is_empty() {
+                    "Provisioning".to_owned()
+                } else {
+                    format!("Provisioning ({why})")
+                }
+            } else if let Some(w) = warning {
+                let note = w.note.clone().unwrap_or_default();
+                let reason = w.reason.clone().unwrap_or_default();
+                let mut text = format!("Warning {reason}: {note}");
+                if text.chars().count() > 90 {
+                    text = text.chars().take(87).collect::<String>() + "...";
+                }
+                text
+            } else {
+                "Pending".to_owned()
+            };
+            Row {
+                service: name,
+                lb_id,
+                address,
+                state,
+                warned: warning.is_some(),
+                ready,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.service.cmp(&b.service));
+    Ok(rows)
+}
+
+/// Prints the table: on a terminal the screen is redrawn (header, then table) like
+/// `watch` does, so long rows that wrap do not matter; otherwise the table is printed
+/// again whenever it changed.
+struct Screen {
+    live: bool,
+    header: String,
+    last: String,
+}
+
+impl Screen {
+    fn show(&mut self, table: &str) {
+        if table == self.last {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if self.live {
+            // Cursor home, clear the screen.
+            let _ = write!(out, "\x1b[H\x1b[2J{}", self.header);
+        } else if !self.last.is_empty() {
+            let _ = writeln!(out);
+        }
+        let _ = write!(out, "{table}");
+        let _ = out.flush();
+        table.clone_into(&mut self.last);
+    }
+}
+
+/// `vlb-controller demo`: starts both emulators, seeds the cluster, starts the operator,
+/// shows the table until converged (exit 0) or `--timeout` (error); with
+/// `--keep-running` keeps everything up until `shutdown`.
+pub async fn run(args: &DemoArgs, shutdown: CancellationToken) -> Result<(), AppError> {
+    let started = tokio::time::Instant::now();
+    let kubeconfig = match &args.kubeconfig_out {
+        Some(path) => std::env::current_dir().map_or_else(|_| path.clone(), |d| d.join(path)),
+        None => std::env::temp_dir().join("vlb-demo.kubeconfig"),
+    };
+    let kube = KubeEmulator::start_with(KubeEmulatorConfig {
+        kubeconfig_path: Some(kubeconfig.clone()),
+        ..KubeEmulatorConfig::default()
+    })
+    .await
+    .map_err(|e| AppError::Demo(format!("kubernetes emulator: {e}")))?;
+    let cloud = VngEmulator::start()
+        .await
+        .map_err(|e| AppError::Demo(format!("vngcloud emulator: {e}")))?;
+    let client = kube.client();
+    let servers = demo_servers(&cloud);
+    let mut header = format!(
+        "Kubernetes emulator at {}, VNGCloud emulator at {} ({} servers in {} zones)\n",
+        kube.url(),
+        cloud.url(),
+        servers.len(),
+        servers
+            .iter()
+            .map(|s| s.zone.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
+    print!("{header}");
+    seed(&client, &servers).await?;
+    let operator = Operator::start(client.clone(), operator_config(&cloud)).await?;
+    let look = format!(
+        "Look around while it runs (--keep-running keeps it up after convergence):\n  \
+         kubectl --kubeconfig {} get svc,lbc -A\n\n",
+        kubeconfig.display()
+    );
+    print!("{look}");
+    header.push_str(&look);
+    let mut screen = Screen {
+        live: !args.no_live && std::io::stdout().is_terminal(),
+        header,
+        last: String::new(),
+    };
+    let deadline = started + args.timeout;
+    let outcome = loop {
+        let rows = observe(&client).await;
+        if let Ok(rows) = &rows {
+            screen.show(&render(rows));
+            if converged(rows) {
+                break Ok(());
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break Err(AppError::Demo(format!(
+                "not converged after {:?}{}",
+                args.timeout,
+                rows.err().map(|e| format!(" ({e})")).unwrap_or_default()
+            )));
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = shutdown.cancelled() => break Err(AppError::Demo("interrupted".into())),
+        }
+    };
+    if outcome.is_ok() {
+        println!(
+            "\nConverged in {:.1}s: every valid Service is Ready with its address, {BAD_SERVICE} \
+             carries its Warning Event. {} cloud calls.",
+            started.elapsed().as_secs_f64(),
+            cloud.control().total_calls()
+        );
+        if args.keep_running {
+            println!("Still running (Ctrl+C stops it).");
+            shutdown.cancelled().await;
+        }
+    }
+    let stopped = operator.shutdown().await;
+    drop(cloud);
+    drop(kube);
+    outcome.and(stopped)
 }
 
 #[cfg(test)]

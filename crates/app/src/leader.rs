@@ -65,6 +65,12 @@ impl Leadership {
         let _ = self.rx.wait_for(|l| !*l).await;
     }
 
+    /// A handle that stops the election at once, without releasing the lease (a crash: a
+    /// standby takes over when the lease expires).
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.task.abort_handle()
+    }
+
     /// Releases the lease (when held), waiting at most `deadline`.
     pub async fn release(self, deadline: Duration) {
         let Self { rx, task } = self;

@@ -4,36 +4,43 @@
 //! shutdown.
 //!
 //! ```text
-//!             ┌──────────────────────── vlb-controller run ───────────────────────┐
-//!  SIGTERM ──►│ shutdown token ─► controllers stop taking work, in-flight finish  │
-//!             │                                                                   │
-//!  Lease   ◄──│ leader election (kube-lease-manager): only the leader reconciles  │
-//!             │                                                                   │
-//!  watches ──►│ Controller<Service>  ──┐ finalizer helper, span per object key,   │
-//!  (kube-rs)  │ Controller<LBC>      ──┤ one batch flush per reconcile,           │
-//!  Node/EPS ─►│ Controller<NSG>      ──┘ per-load-balancer lock, error policy     │
-//!  (debounced)│            │                                                      │
-//!             │            ▼                                                      │
-//!             │   vlb-domain use cases ──► ports ──► vlb-k8s-adapter  (cluster)   │
-//!             │                                 ├──► vlb-batch      (status)    │
-//!             │                                 └──► vlb-cloud-adapter (VNGCloud)│
-//!             │                                                                   │
-//!  :8080   ◄──│ axum: /metrics (prometheus-client), /healthz, /readyz             │
-//!             └───────────────────────────────────────────────────────────────────┘
+//!             ┌──────────── vlb-controller run / demo / embedded::Operator ─────────────┐
+//!  SIGTERM ──►│ shutdown token ─► controllers stop taking work, in-flight finish        │
+//!             │                                                                         │
+//!  Lease   ◄──│ leader election (kube-lease-manager): only the leader reconciles        │
+//!             │                                                                         │
+//!  one watch ►│ watches: reflector per kind ──► stores ──► KubeReader, batch reads      │
+//!  per kind   │   (Service, Node, EndpointSlice,  └──► feeds (shared streams)           │
+//!  (kube-rs)  │    Secret, LBC, NSG)                      │                             │
+//!             │                                           ▼                             │
+//!             │ Controller<Service> ◄─ Node, EndpointSlice, LBC status (debounced)      │
+//!             │ Controller<LBC>     ◄─ LBCs sharing a load balancer                     │
+//!             │ Controller<NSG>     ◄─ Node                                             │
+//!             │   finalizer helper, span per object key, load balancer / node locks,    │
+//!             │   error policy, one KubeBatch per reconcile flushed exactly once        │
+//!             │            │                                                            │
+//!             │            ▼                                                            │
+//!             │   vlb-domain use cases ──► ports ──► vlb-k8s-adapter  (cluster)         │
+//!             │                                 ├──► vlb-batch      (status, via batch) │
+//!             │                                 └──► vlb-cloud-adapter (VNGCloud)       │
+//!             │                                                                         │
+//!  :8080   ◄──│ axum: /metrics (prometheus-client), /healthz, /readyz                   │
+//!             └─────────────────────────────────────────────────────────────────────────┘
+//!   demo: vlb-kube-emulator + vlb-vngcloud-emulator in-process, the operator against them
 //! ```
 //!
 //! Modules: [`cli`] (flags), [`logging`], [`credentials`] (mounted Secret, redacted),
 //! [`metrics`] (controller-runtime names), [`kube_metrics`] (Kubernetes call counters),
 //! [`ops`] (probe server), [`shutdown`], [`leader`] (lease), [`policy`] (error classes →
 //! requeue), [`locks`] (serialised deployments per load balancer), [`views`] (watched
-//! objects → domain views), [`controllers`] (the reconcile engine), [`operator`] (the three
-//! kube-runtime controllers), [`app`] (the `run` subcommand), [`demo`] (the demo's fixture
-//! and table).
+//! objects → domain views), [`watches`] (one shared watch per kind), [`controllers`] (the
+//! reconcile engine and the adapters' wiring), [`unchanged`] (no-op applies skipped),
+//! [`operator`] (the three kube-runtime controllers), [`embedded`] (the operator as a
+//! library: `run`, the demo and the end-to-end tests start it), [`app`] (the `run`,
+//! `manifests`, `install` and `uninstall` subcommands), [`demo`] (the embedded demo).
 //!
-//! Wiring status: `run` reads the credentials, builds its kube client (calls counted) and
-//! the VNGCloud client (metrics registered), then stops with "not wired" (exit 3) until the
-//! Kubernetes adapter and the batch are linked in [`app::wire`];
-//! `demo`, `manifests`, `install` and `uninstall` say "not wired" and exit 3.
+//! Exit codes: 0 success, 1 failure (Kubernetes, cloud, demo not converged), 2 bad
+//! configuration.
 
 use std::process::ExitCode;
 
@@ -42,6 +49,7 @@ pub mod cli;
 pub mod controllers;
 pub mod credentials;
 pub mod demo;
+pub mod embedded;
 pub mod kube_metrics;
 pub mod leader;
 pub mod locks;
@@ -51,14 +59,12 @@ pub mod operator;
 pub mod ops;
 pub mod policy;
 pub mod shutdown;
+pub mod unchanged;
 pub mod views;
+pub mod watches;
 
 use app::AppError;
 use cli::{Cli, Command};
-
-/// Exit code of a subcommand that is not wired yet (2 is a configuration error, 1 any
-/// other failure).
-pub const EXIT_NOT_WIRED: u8 = 3;
 
 /// Runs the CLI; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
@@ -66,7 +72,16 @@ pub fn main(cli: Cli) -> ExitCode {
         println!("{}", version());
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = logging::init(&cli.log) {
+    let mut log = cli.log.clone();
+    if matches!(cli.command, Command::Demo(_))
+        && std::env::var_os("VLB_LOG_LEVEL").is_none()
+        && log.log_level == "info"
+    {
+        // The demo's table is the output (the operator's expected retries would garble
+        // it); its logs only when asked for.
+        "error".clone_into(&mut log.log_level);
+    }
+    if let Err(e) = logging::init(&log) {
         eprintln!("vlb-controller: {e}");
         return ExitCode::from(2);
     }
@@ -91,23 +106,14 @@ pub fn version() -> String {
 async fn dispatch(command: Command) -> ExitCode {
     let result = match command {
         Command::Version => Ok(()),
-        Command::Run(args) => run(&args).await,
-        Command::Demo(_) => Err(AppError::NotWired(
-            "demo: needs the Kubernetes emulator and the adapters".to_owned(),
-        )),
-        Command::Manifests(_) => Err(AppError::NotWired(
-            "manifests: needs the Kubernetes adapter's install set".to_owned(),
-        )),
-        Command::Install(_) | Command::Uninstall(_) => Err(AppError::NotWired(
-            "install/uninstall: needs the Kubernetes adapter's ordered apply/delete".to_owned(),
-        )),
+        Command::Run(args) => app::run(&args, shutdown::on_signal()).await,
+        Command::Demo(args) => demo::run(&args, shutdown::on_signal()).await,
+        Command::Manifests(args) => app::manifests_yaml(&args).map(|yaml| print!("{yaml}")),
+        Command::Install(args) => app::install(&args, false).await,
+        Command::Uninstall(args) => app::install(&args, true).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ AppError::NotWired(_)) => {
-            eprintln!("vlb-controller: {e}; nothing was done");
-            ExitCode::from(EXIT_NOT_WIRED)
-        }
         Err(e @ AppError::Config(_)) => {
             eprintln!("vlb-controller: {e}");
             ExitCode::from(2)
@@ -117,18 +123,4 @@ async fn dispatch(command: Command) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn run(args: &cli::RunArgs) -> Result<(), AppError> {
-    let credentials = credentials::load(&args.cloud.credentials_file)
-        .map_err(|e| AppError::Config(e.to_string()))?;
-    tracing::info!(
-        client_id = %credentials.client_id,
-        project_id = %args.cloud.project_id,
-        cluster_id = %args.cluster_id,
-        "starting"
-    );
-    let metrics = metrics::Metrics::new();
-    let client = app::kube_client(&args.kube, &metrics).await?;
-    match app::wire(args, &credentials, client, &metrics)? {}
 }

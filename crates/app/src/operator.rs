@@ -1,5 +1,6 @@
-//! Assembles the three controllers: watches, Node and EndpointSlice mappings, debounce,
-//! concurrency, graceful shutdown, and the requeue of LBCs sharing a load balancer.
+//! Assembles the three controllers on the shared watches ([`crate::watches`]): Node and
+//! EndpointSlice mappings, debounce, concurrency, graceful shutdown, and the requeue of
+//! LBCs sharing a load balancer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,20 +9,17 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::core::NamespaceResourceScope;
+use kube::runtime::Controller;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use parking_lot::Mutex;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
-use vlb_domain::model::{LoadBalancerConfigView, NodeSecurityGroupView};
+use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup, Stores};
 
 use crate::controllers::{self, Context, LBC, NSG, ReconcileError, SERVICE};
-use crate::ops::Readiness;
 use crate::views;
+use crate::watches::Feeds;
 
 /// How the controllers run.
 #[derive(Debug, Clone, Copy)]
@@ -30,26 +28,6 @@ pub struct RunOptions {
     pub concurrency: u16,
     /// Debounce of reconcile requests (Node and EndpointSlice bursts).
     pub debounce: Duration,
-}
-
-/// A custom resource kind the operator reconciles, with how to read it as the domain's
-/// view.
-pub struct Crd<K, V> {
-    /// Reads an object as the domain's view.
-    pub view: fn(&K) -> V,
-}
-
-impl<K, V> Clone for Crd<K, V> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<K, V> Copy for Crd<K, V> {}
-
-impl<K, V> std::fmt::Debug for Crd<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Crd").finish_non_exhaustive()
-    }
 }
 
 /// Node changes that matter (membership fields), by node name.
@@ -94,138 +72,106 @@ fn error_policy<K: Resource>(
     }
 }
 
-/// Runs the three controllers until `shutdown`; in-flight reconciles finish (the caller
-/// bounds the wait). Marks `readiness` once every cache has its first list.
-pub async fn run<L, N>(
+/// Runs the three controllers on the shared `watches` until `shutdown`; in-flight
+/// reconciles finish (the caller bounds the wait). Each controller starts with a
+/// reconcile of every object in its store (the stores are synced before this is called).
+pub async fn run(
     ctx: Arc<Context>,
-    lbc: Crd<L, LoadBalancerConfigView>,
-    nsg: Crd<N, NodeSecurityGroupView>,
+    stores: &Stores,
+    feeds: &Feeds,
     options: RunOptions,
-    readiness: Arc<Readiness>,
     shutdown: CancellationToken,
-) where
-    L: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    N: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let client = ctx.client.clone();
-    let wc = watcher::Config::default();
+) {
     let class = ctx.config.load_balancer_class.clone();
+    let initial = || futures::stream::once(futures::future::ready(()));
 
-    // Services: their own changes, Node membership changes, EndpointSlices (pod targets).
-    let svc_controller = Controller::new(Api::<Service>::all(client.clone()), wc.clone());
-    let svc_store = svc_controller.store();
+    // Services: their own changes, Node membership changes, their LBC's status, and
+    // EndpointSlices of Services targeting pod IPs.
     let node_seen = NodeFingerprints::default();
-    let store = svc_store.clone();
-    let seen = node_seen.clone();
+    let store = stores.services.clone();
     let svc_class = class.clone();
-    let services = svc_controller
-        .watches(Api::<Node>::all(client.clone()), wc.clone(), move |node| {
-            if !seen.changed(&node) {
-                return Vec::new();
-            }
-            all_refs(&store, |s: &Service| {
-                views::is_ours(&views::service_view(s), svc_class.as_deref())
+    let slice_store = stores.services.clone();
+    let slice_class = class.clone();
+    let services =
+        Controller::for_shared_stream(feeds.services.subscribe(), stores.services.clone())
+            .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
+                if !node_seen.changed(&node) {
+                    return Vec::new();
+                }
+                all_refs(&store, |s: &Service| {
+                    views::is_ours(&views::service_view(s), svc_class.as_deref())
+                })
             })
-        })
-        // The LBC's status (address, Ready) flows back to its Service; its deletion
-        // releases the Service's finalizer.
-        .watches(Api::<L>::all(client.clone()), wc.clone(), |lbc: L| {
-            owner_service(lbc.meta())
-        })
-        .watches(
-            Api::<EndpointSlice>::all(client.clone()),
-            wc.clone(),
-            |slice| {
-                views::endpoint_slice_service(&slice)
-                    .map(|(ns, name)| ObjectRef::<Service>::new(&name).within(&ns))
-            },
-        )
-        .with_config(controller_config(options))
-        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-        .run(
-            controllers::reconcile_service,
-            error_policy::<Service>(SERVICE),
-            ctx.clone(),
-        )
-        .for_each(|_| futures::future::ready(()));
+            // The LBC's status (address, Ready) flows back to its Service; its deletion releases
+            // the Service's finalizer.
+            .watches_shared_stream(feeds.lbcs.subscribe(), |lbc: Arc<LoadBalancerConfig>| {
+                owner_service(&lbc.metadata)
+            })
+            .watches_shared_stream(
+                feeds.endpoint_slices.subscribe(),
+                move |slice: Arc<EndpointSlice>| {
+                    let (ns, name) = views::endpoint_slice_service(&slice)?;
+                    let target = ObjectRef::<Service>::new(&name).within(&ns);
+                    let svc = slice_store.get(&target)?;
+                    views::targets_pods(&svc, slice_class.as_deref()).then_some(target)
+                },
+            )
+            .reconcile_all_on(initial())
+            .with_config(controller_config(options))
+            .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+            .run(
+                controllers::reconcile_service,
+                error_policy::<Service>(SERVICE),
+                ctx.clone(),
+            )
+            .for_each(|_| futures::future::ready(()));
 
     // LoadBalancerConfigs: their own changes, and requeues of those sharing a load balancer.
-    let (requeue_tx, requeue_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<L>>();
-    let lbc_controller = Controller::new(Api::<L>::all(client.clone()), wc.clone());
-    let lbc_store = lbc_controller.store();
-    let view = lbc.view;
-    let lbcs = lbc_controller
+    let (requeue_tx, requeue_rx) =
+        tokio::sync::mpsc::unbounded_channel::<ObjectRef<LoadBalancerConfig>>();
+    let lbcs = Controller::for_shared_stream(feeds.lbcs.subscribe(), stores.lbcs.clone())
         .reconcile_on(tokio_stream_from(requeue_rx))
+        .reconcile_all_on(initial())
         .with_config(controller_config(options))
         .graceful_shutdown_on(shutdown.clone().cancelled_owned())
         .run(
             move |obj, ctx| {
                 let tx = requeue_tx.clone();
                 async move {
-                    let (action, sharing) = controllers::reconcile_lbc(obj, ctx, view).await;
+                    let (action, sharing) = controllers::reconcile_lbc(obj, ctx).await;
                     for key in sharing {
-                        let _ = tx.send(ObjectRef::<L>::new(&key.name).within(&key.namespace));
+                        let _ = tx.send(
+                            ObjectRef::<LoadBalancerConfig>::new(&key.name).within(&key.namespace),
+                        );
                     }
                     action
                 }
             },
-            error_policy::<L>(LBC),
+            error_policy::<LoadBalancerConfig>(LBC),
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
 
     // NodeSecurityGroups: their own changes and Node membership changes.
-    let nsg_controller = Controller::new(Api::<N>::all(client.clone()), wc.clone());
-    let nsg_store = nsg_controller.store();
-    let store = nsg_store.clone();
+    let store = stores.nsgs.clone();
     let seen = NodeFingerprints::default();
-    let nsg_view = nsg.view;
-    let nsgs = nsg_controller
-        .watches(Api::<Node>::all(client.clone()), wc, move |node| {
+    let nsgs = Controller::for_shared_stream(feeds.nsgs.subscribe(), stores.nsgs.clone())
+        .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
             if !seen.changed(&node) {
                 return Vec::new();
             }
             all_refs(&store, |_| true)
         })
+        .reconcile_all_on(initial())
         .with_config(controller_config(options))
         .graceful_shutdown_on(shutdown.clone().cancelled_owned())
         .run(
-            move |obj, ctx| controllers::reconcile_nsg(obj, ctx, nsg_view),
-            error_policy::<N>(NSG),
+            controllers::reconcile_nsg,
+            error_policy::<NodeSecurityGroup>(NSG),
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
 
-    let synced = async move {
-        let ok = svc_store.wait_until_ready().await.is_ok()
-            && lbc_store.wait_until_ready().await.is_ok()
-            && nsg_store.wait_until_ready().await.is_ok();
-        if ok {
-            tracing::info!("caches synced");
-            readiness.set_caches_synced();
-        }
-    };
-    let shutdown_synced = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = synced => {}
-            () = shutdown_synced.cancelled() => {}
-        }
-    });
     tokio::join!(services, lbcs, nsgs);
 }
 

@@ -11,6 +11,9 @@ pub struct Backoff {
     pub base: Duration,
     /// Largest delay.
     pub max: Duration,
+    /// Upper bound of a delay the error names itself (busy load balancer, rate limit,
+    /// quota): 10 min by default, above any such delay; tests shorten it.
+    pub max_advised: Duration,
 }
 
 impl Default for Backoff {
@@ -18,6 +21,7 @@ impl Default for Backoff {
         Self {
             base: Duration::from_secs(1),
             max: Duration::from_secs(300),
+            max_advised: Duration::from_secs(600),
         }
     }
 }
@@ -34,7 +38,7 @@ impl Backoff {
 pub fn requeue_after(retry: Retry, failures: u32, backoff: &Backoff) -> Option<Duration> {
     match retry {
         Retry::Never => None,
-        Retry::After(d) => Some(d),
+        Retry::After(d) => Some(d.min(backoff.max_advised)),
         Retry::Backoff => Some(backoff.delay(failures)),
     }
 }
@@ -64,6 +68,19 @@ mod tests {
             retry_after: Duration::from_secs(42),
         };
         assert_eq!(after(e.into(), 1), Some(Duration::from_secs(42)));
+    }
+
+    #[test]
+    fn advised_delays_can_be_shortened_for_tests() {
+        let fast = Backoff {
+            max_advised: Duration::from_millis(300),
+            ..Backoff::default()
+        };
+        let e = DomainError::from(CloudError::QuotaExceeded("lb".into()));
+        assert_eq!(
+            requeue_after(e.retry(), 1, &fast),
+            Some(Duration::from_millis(300))
+        );
     }
 
     #[test]

@@ -7,45 +7,29 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::ResourceExt;
-use vlb_domain::model::{PortProtocol, ServicePortView, ServiceView};
+use vlb_domain::model::ServiceView;
 
 /// Label naming the Service of an EndpointSlice.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
-/// A Service as the domain needs it.
+/// A Service as the domain needs it (the Kubernetes adapter's mapping, the one its
+/// reader serves).
 pub fn service_view(svc: &Service) -> ServiceView {
-    let spec = svc.spec.clone().unwrap_or_default();
-    let ports = spec
-        .ports
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| {
-            let port = u16::try_from(p.port).ok()?;
-            Some(ServicePortView {
-                name: p.name.unwrap_or_default(),
-                protocol: match p.protocol.as_deref() {
-                    Some("UDP") => PortProtocol::Udp,
-                    Some("SCTP") => PortProtocol::Sctp,
-                    _ => PortProtocol::Tcp,
-                },
-                port,
-                node_port: p.node_port.and_then(|n| u16::try_from(n).ok()).unwrap_or(0),
-            })
-        })
-        .collect();
-    ServiceView {
-        namespace: svc.namespace().unwrap_or_default(),
-        name: svc.name_any(),
-        uid: svc.uid().unwrap_or_default(),
-        annotations: svc.annotations().clone(),
-        service_type: spec.type_.unwrap_or_else(|| "ClusterIP".to_owned()),
-        load_balancer_class: spec.load_balancer_class,
-        ports,
-        deleting: svc.metadata.deletion_timestamp.is_some(),
-        generation: svc.metadata.generation.unwrap_or(0),
-        finalizers: svc.finalizers().to_vec(),
-    }
+    vlb_k8s_adapter::reader::service_view(svc)
 }
+
+/// Whether the Service is ours and targets pod IPs (`target-type: ip`): only then do its
+/// EndpointSlices decide pool members.
+pub fn targets_pods(svc: &Service, class: Option<&str>) -> bool {
+    is_ours(&service_view(svc), class)
+        && svc
+            .annotations()
+            .get(TARGET_TYPE_ANNOTATION)
+            .is_some_and(|v| v.eq_ignore_ascii_case("ip"))
+}
+
+/// The annotation choosing node or pod targets.
+pub const TARGET_TYPE_ANNOTATION: &str = "vks.vngcloud.vn/target-type";
 
 /// Whether this controller handles the Service: type LoadBalancer, and its
 /// `spec.loadBalancerClass` is ours (or unset when we handle unset).
@@ -92,6 +76,7 @@ mod tests {
         NodeCondition, NodeSpec, NodeStatus, ServicePort, ServiceSpec,
     };
     use kube::api::ObjectMeta;
+    use vlb_domain::model::PortProtocol;
 
     fn lb_service(class: Option<&str>) -> Service {
         Service {
@@ -147,6 +132,19 @@ mod tests {
         let mut cluster_ip = unset;
         cluster_ip.service_type = "ClusterIP".into();
         assert!(!is_ours(&cluster_ip, None));
+    }
+
+    #[test]
+    fn only_our_services_targeting_pods_follow_their_endpoint_slices() {
+        let mut svc = lb_service(None);
+        assert!(!targets_pods(&svc, None));
+        svc.metadata.annotations = Some(
+            [(TARGET_TYPE_ANNOTATION.to_owned(), "ip".to_owned())]
+                .into_iter()
+                .collect(),
+        );
+        assert!(targets_pods(&svc, None));
+        assert!(!targets_pods(&svc, Some("other")));
     }
 
     fn node(ready: &str, heartbeat: i64) -> Node {

@@ -329,15 +329,21 @@ async fn ignored_service_gets_no_finalizer_and_costs_no_write() {
     assert_eq!(w.flushes.load(Ordering::SeqCst), 1);
 }
 
-fn lbc_view(_: &k8s_openapi::api::core::v1::ConfigMap) -> LoadBalancerConfigView {
-    let mut v = LoadBalancerConfigView::default();
-    v.meta.key = ObjectKey::new("ns", "web");
-    v.meta.uid = "u".into();
-    v.meta.generation = 1;
-    v.meta.finalizers = vec![vlb_domain::usecase::LBC_FINALIZER.to_owned()];
-    v.status.observed_generation = Some(1);
-    v.spec.load_balancer_name = "vks_c1_ns_web_abcde".into();
-    v
+fn lbc_object(generation: i64) -> LoadBalancerConfig {
+    let spec = vlb_domain::model::LoadBalancerConfigSpec {
+        load_balancer_name: "vks_c1_ns_web_abcde".into(),
+        ..Default::default()
+    };
+    let mut o = LoadBalancerConfig::new("web", spec.into());
+    o.metadata.namespace = Some("ns".into());
+    o.metadata.uid = Some("u".into());
+    o.metadata.generation = Some(generation);
+    o.metadata.finalizers = Some(vec![vlb_domain::usecase::LBC_FINALIZER.to_owned()]);
+    o.status = Some(vlb_domain::model::LoadBalancerConfigStatus {
+        observed_generation: Some(1),
+        ..Default::default()
+    });
+    o
 }
 
 fn busy_cloud_deps(all: Vec<LoadBalancerConfigView>) -> Deps {
@@ -364,25 +370,12 @@ fn busy_cloud_deps(all: Vec<LoadBalancerConfigView>) -> Deps {
     }
 }
 
-fn configmap_with_lbc_finalizer() -> k8s_openapi::api::core::v1::ConfigMap {
-    k8s_openapi::api::core::v1::ConfigMap {
-        metadata: kube::api::ObjectMeta {
-            name: Some("web".into()),
-            namespace: Some("ns".into()),
-            finalizers: Some(vec![vlb_domain::usecase::LBC_FINALIZER.to_owned()]),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn busy_load_balancer_fails_the_lbc_reconcile_with_a_short_requeue_and_one_flush() {
     let w = Arc::new(TestWiring::with(busy_cloud_deps(Vec::new())));
     let ctx = Arc::new(context(w.clone()));
     // The object already carries the finalizer: the helper goes straight to Apply.
-    let cm = configmap_with_lbc_finalizer();
-    let (result, requeue) = reconcile_lbc(Arc::new(cm), ctx.clone(), lbc_view).await;
+    let (result, requeue) = reconcile_lbc(Arc::new(lbc_object(1)), ctx.clone()).await;
     let err = result.unwrap_err();
     assert!(
         matches!(
@@ -407,32 +400,17 @@ async fn busy_load_balancer_fails_the_lbc_reconcile_with_a_short_requeue_and_one
     );
 }
 
-fn changed_lbc_view(cm: &k8s_openapi::api::core::v1::ConfigMap) -> LoadBalancerConfigView {
-    let mut v = lbc_view(cm);
-    v.meta.generation = 2;
-    v
-}
-
 #[tokio::test]
 async fn changed_lbc_requeues_the_lbcs_sharing_its_load_balancer_even_when_it_fails() {
-    let mut other = lbc_view(&configmap_with_lbc_finalizer());
+    let mut other = lbc_view(&lbc_object(1));
     other.meta.key = ObjectKey::new("ns", "api");
     let mut unrelated = other.clone();
     unrelated.meta.key = ObjectKey::new("ns", "db");
     unrelated.spec.load_balancer_name = "another".into();
-    let all = vec![
-        changed_lbc_view(&configmap_with_lbc_finalizer()),
-        other,
-        unrelated,
-    ];
+    let all = vec![lbc_view(&lbc_object(2)), other, unrelated];
     let w = Arc::new(TestWiring::with(busy_cloud_deps(all)));
     let ctx = Arc::new(context(w));
-    let (result, requeue) = reconcile_lbc(
-        Arc::new(configmap_with_lbc_finalizer()),
-        ctx,
-        changed_lbc_view,
-    )
-    .await;
+    let (result, requeue) = reconcile_lbc(Arc::new(lbc_object(2)), ctx).await;
     assert!(result.is_err());
     assert_eq!(requeue, vec![ObjectKey::new("ns", "api")]);
 }
