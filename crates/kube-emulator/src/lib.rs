@@ -64,6 +64,8 @@ mod store;
 mod strategic;
 #[allow(dead_code)]
 mod table;
+#[cfg(test)]
+mod test_support;
 mod validation;
 
 use std::net::SocketAddr;
