@@ -97,29 +97,44 @@ where
         .await;
 }
 
-/// The TLS acceptor with the emulator's fixed loopback certificate.
-pub(crate) fn tls_acceptor() -> Option<tokio_rustls::TlsAcceptor> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(SERVER_CERT)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let key = PrivateKeyDer::from_pem_slice(SERVER_KEY).ok()?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .ok()?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+/// The HTTPS side of one emulator: a self-signed loopback certificate made at start (no key
+/// is stored anywhere), and the acceptor serving it.
+pub(crate) struct Tls {
+    /// PEM of the certificate, which is its own certificate authority (for kubeconfigs).
+    pub ca_pem: String,
+    /// The acceptor (`None` when the certificate could not be made: plain HTTP only).
+    pub acceptor: Option<tokio_rustls::TlsAcceptor>,
 }
 
-/// Certificate authority of the fixed loopback certificate (for kubeconfigs).
-pub(crate) const CA_CERT: &[u8] = include_bytes!("../tls/ca.crt");
-const SERVER_CERT: &[u8] = include_bytes!("../tls/server.crt");
-const SERVER_KEY: &[u8] = include_bytes!("../tls/server.key");
+/// Makes a fresh self-signed certificate for `127.0.0.1` and `localhost`, and its acceptor.
+pub(crate) fn loopback_tls() -> Tls {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let Ok(made) =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+    else {
+        return Tls {
+            ca_pem: String::new(),
+            acceptor: None,
+        };
+    };
+    let ca_pem = made.cert.pem();
+    let cert = CertificateDer::from(made.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let acceptor = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()
+        .and_then(|b| {
+            b.with_no_client_auth()
+                .with_single_cert(vec![cert], key)
+                .ok()
+        })
+        .map(|mut config| {
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            tokio_rustls::TlsAcceptor::from(Arc::new(config))
+        });
+    Tls { ca_pem, acceptor }
+}
 
 // ------------------------------------------------------------------ responses
 

@@ -167,9 +167,9 @@ impl std::fmt::Debug for KubeEmulator {
 
 /// The kubeconfig YAML for a server URL and a token (kubectl only sends tokens over TLS, so the
 /// kubeconfig names the HTTPS side of the port, with the emulator's CA).
-fn kubeconfig_yaml(url: &str, token: &str) -> String {
+fn kubeconfig_yaml(url: &str, token: &str, ca_pem: &str) -> String {
     use base64::Engine;
-    let ca = base64::engine::general_purpose::STANDARD.encode(http::CA_CERT);
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\n    \
          certificate-authority-data: {ca}\n\
@@ -201,7 +201,8 @@ impl KubeEmulator {
                 std::net::Ipv6Addr::LOCALHOST.into()
             });
         }
-        let yaml = kubeconfig_yaml(&format!("https://{addr}"), &config.token);
+        let tls = http::loopback_tls();
+        let yaml = kubeconfig_yaml(&format!("https://{addr}"), &config.token, &tls.ca_pem);
         let (kubeconfig, temp) = if let Some(p) = &config.kubeconfig_path {
             std::fs::write(p, &yaml).map_err(|source| StartError::Kubeconfig {
                 path: p.clone(),
@@ -238,7 +239,7 @@ impl KubeEmulator {
             addr,
         });
         let router = http::router(core.clone());
-        let tls = http::tls_acceptor();
+        let tls = tls.acceptor;
         let (tx, mut rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let mut conns = JoinSet::new();
