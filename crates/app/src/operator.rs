@@ -99,7 +99,7 @@ pub async fn run(
                     return Vec::new();
                 }
                 all_refs(&store, |s: &Service| {
-                    views::is_ours(&views::service_view(s), svc_class.as_deref())
+                    views::is_ours_service(s, svc_class.as_deref())
                 })
             })
             // The LBC's status (address, Ready) flows back to its Service; its deletion releases

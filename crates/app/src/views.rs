@@ -9,19 +9,14 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::ResourceExt;
 use vlb_domain::model::ServiceView;
 
-/// Label naming the Service of an EndpointSlice.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
-
-/// A Service as the domain needs it (the Kubernetes adapter's mapping, the one its
-/// reader serves).
-pub fn service_view(svc: &Service) -> ServiceView {
-    vlb_k8s_adapter::reader::service_view(svc)
-}
+/// Label naming the Service of an EndpointSlice, and a Service as the domain needs it: the
+/// Kubernetes adapter's, the ones its reader serves.
+pub use vlb_k8s_adapter::reader::{SERVICE_NAME_LABEL, service_view};
 
 /// Whether the Service is ours and targets pod IPs (`target-type: ip`): only then do its
 /// EndpointSlices decide pool members.
 pub fn targets_pods(svc: &Service, class: Option<&str>) -> bool {
-    is_ours(&service_view(svc), class)
+    is_ours_service(svc, class)
         && svc
             .annotations()
             .get(TARGET_TYPE_ANNOTATION)
@@ -34,7 +29,26 @@ pub const TARGET_TYPE_ANNOTATION: &str = "vks.vngcloud.vn/target-type";
 /// Whether this controller handles the Service: type LoadBalancer, and its
 /// `spec.loadBalancerClass` is ours (or unset when we handle unset).
 pub fn is_ours(view: &ServiceView, class: Option<&str>) -> bool {
-    view.service_type == "LoadBalancer" && view.load_balancer_class.as_deref() == class
+    handles(
+        Some(&view.service_type),
+        view.load_balancer_class.as_deref(),
+        class,
+    )
+}
+
+/// [`is_ours`] on the watched Service itself, without building its view (called for every
+/// Service on each Node and EndpointSlice change).
+pub fn is_ours_service(svc: &Service, class: Option<&str>) -> bool {
+    let spec = svc.spec.as_ref();
+    handles(
+        spec.and_then(|s| s.type_.as_deref()),
+        spec.and_then(|s| s.load_balancer_class.as_deref()),
+        class,
+    )
+}
+
+fn handles(service_type: Option<&str>, service_class: Option<&str>, class: Option<&str>) -> bool {
+    service_type == Some("LoadBalancer") && service_class == class
 }
 
 /// Hash of what decides membership: readiness, labels, taints, addresses, provider id,
@@ -132,6 +146,29 @@ mod tests {
         let mut cluster_ip = unset;
         cluster_ip.service_type = "ClusterIP".into();
         assert!(!is_ours(&cluster_ip, None));
+    }
+
+    #[test]
+    fn the_service_and_its_view_are_handled_alike() {
+        let mut untyped = lb_service(None);
+        if let Some(spec) = untyped.spec.as_mut() {
+            spec.type_ = None;
+        }
+        let services = [
+            lb_service(None),
+            lb_service(Some("vngcloud.vn/vlb")),
+            untyped,
+            Service::default(),
+        ];
+        for svc in &services {
+            for class in [None, Some("vngcloud.vn/vlb")] {
+                assert_eq!(
+                    is_ours_service(svc, class),
+                    is_ours(&service_view(svc), class),
+                    "{svc:?} {class:?}"
+                );
+            }
+        }
     }
 
     #[test]

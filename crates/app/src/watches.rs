@@ -11,12 +11,11 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::runtime::reflector::Store;
+use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -97,33 +96,12 @@ fn spawn<K>(api: Api<K>, feed: Option<Feed<K>>, tasks: &mut Vec<JoinHandle<()>>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            // managedFields are never read: do not keep them in memory.
-            .modify(|obj| obj.managed_fields_mut().clear()),
-    )
-    .touched_objects();
-    tasks.push(tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(obj) => {
-                    if let Some(feed) = &feed {
-                        // No subscriber (standby replica) is fine.
-                        let _ = feed.tx.send(Arc::new(obj));
-                    }
-                }
-                // The watcher backs off and relists on its own (also after 410 Gone).
-                Err(e) => {
-                    tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed, retrying");
-                }
-            }
+    vlb_k8s_adapter::reader::spawn_reflector(api, tasks, move |obj| {
+        if let Some(feed) = &feed {
+            // No subscriber (standby replica) is fine.
+            let _ = feed.tx.send(Arc::new(obj));
         }
-    }));
-    reader
+    })
 }
 
 impl Watches {

@@ -61,7 +61,14 @@ impl Drop for Reflectors {
     }
 }
 
-fn spawn_reflector<K>(api: Api<K>, tasks: &mut Vec<JoinHandle<()>>) -> Store<K>
+/// Starts a cluster-wide reflector of `api` as a task pushed on `tasks` (managedFields are
+/// stripped: never read, not kept in memory); every object it touches is handed to
+/// `on_touched` (the app feeds its controllers with it). Returns the store it fills.
+pub fn spawn_reflector<K>(
+    api: Api<K>,
+    tasks: &mut Vec<JoinHandle<()>>,
+    mut on_touched: impl FnMut(K) + Send + 'static,
+) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -77,9 +84,12 @@ where
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
-            if let Err(e) = item {
-                // A 410 Gone makes the watcher relist on its own.
-                tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed, retrying");
+            match item {
+                Ok(obj) => on_touched(obj),
+                // The watcher backs off and relists on its own (also after 410 Gone).
+                Err(e) => {
+                    tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed, retrying");
+                }
             }
         }
     }));
@@ -91,12 +101,12 @@ impl Reflectors {
     pub fn start(client: &Client) -> Self {
         let mut tasks = Vec::new();
         let stores = Stores {
-            nodes: spawn_reflector(Api::all(client.clone()), &mut tasks),
-            services: spawn_reflector(Api::all(client.clone()), &mut tasks),
-            endpoint_slices: spawn_reflector(Api::all(client.clone()), &mut tasks),
-            secrets: spawn_reflector(Api::all(client.clone()), &mut tasks),
-            lbcs: spawn_reflector(Api::all(client.clone()), &mut tasks),
-            nsgs: spawn_reflector(Api::all(client.clone()), &mut tasks),
+            nodes: spawn_reflector(Api::all(client.clone()), &mut tasks, drop),
+            services: spawn_reflector(Api::all(client.clone()), &mut tasks, drop),
+            endpoint_slices: spawn_reflector(Api::all(client.clone()), &mut tasks, drop),
+            secrets: spawn_reflector(Api::all(client.clone()), &mut tasks, drop),
+            lbcs: spawn_reflector(Api::all(client.clone()), &mut tasks, drop),
+            nsgs: spawn_reflector(Api::all(client.clone()), &mut tasks, drop),
         };
         Self { stores, tasks }
     }
