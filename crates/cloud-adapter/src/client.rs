@@ -99,11 +99,6 @@ impl<'a> Call<'a> {
         self.query.push((key, value.into()));
         self
     }
-
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.mode = mode;
-        self
-    }
 }
 
 #[derive(Debug, Clone)]

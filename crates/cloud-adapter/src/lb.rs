@@ -13,7 +13,7 @@ use vlb_domain::model::{
 };
 use vlb_domain::ports::{LoadBalancerApi, Tags};
 
-use crate::client::{Call, Mode, Service, VngCloudClient};
+use crate::client::{Call, Service, VngCloudClient};
 use crate::error::WaitError;
 use crate::wire::{
     Data, Page, Uuid, WireCertificate, WireHealthMonitor, WireLb, WireListPolicies, WireListener,
@@ -267,7 +267,12 @@ impl LoadBalancerApi for VngCloudClient {
     async fn get_load_balancer(&self, lb_id: &str) -> Result<LoadBalancer, CloudError> {
         let call = get(LB, format!("loadBalancers/{lb_id}"), "load balancer", lb_id);
         let d: Data<WireLb> = self.json(&call).await?;
-        Ok(d.data.into_domain())
+        let lb = d.data.into_domain();
+        if lb.is_ready() {
+            // Seen ready: the next change of it need not wait (see `settle`).
+            self.forget_changing(lb_id);
+        }
+        Ok(lb)
     }
 
     async fn find_load_balancer_by_name(
@@ -335,8 +340,7 @@ impl LoadBalancerApi for VngCloudClient {
             "load balancer",
             "",
         )
-        .body(body)
-        .mode(Mode::Create);
+        .body(body);
         let name = request.name.clone();
         let id = self
             .create_once(call, || async {
@@ -581,15 +585,14 @@ impl LoadBalancerApi for VngCloudClient {
             pool_id,
         )
         .body(json!({ "members": members.iter().map(member_body).collect::<Vec<_>>() }));
-        match self.send(&call).await {
-            Ok(_) => {
-                self.mark_changing(lb_id);
-                Ok(())
-            }
+        let sent = match self.send(&call).await {
             // "The members provided are identical to the existing members": nothing to do.
-            Err(CloudError::Duplicate(m)) if m.to_ascii_lowercase().contains("identical") => Ok(()),
-            Err(e) => Err(e),
-        }
+            Err(CloudError::Duplicate(m)) if m.to_ascii_lowercase().contains("identical") => {
+                return Ok(());
+            }
+            sent => sent.map(drop),
+        };
+        self.changed(lb_id, sent)
     }
 
     async fn list_policies(
