@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::selector::{FieldSelector, LabelSelector, Operator};
+use crate::selector::{FieldSelector, LabelSelector};
 
 /// A parsed `labelSelector` + `fieldSelector` pair.
 #[derive(Debug, Clone, Default)]
@@ -45,35 +45,13 @@ impl Filter {
                 .and_then(|m| m.get("labels"))
                 .and_then(Value::as_object);
             let ok = l.requirements().iter().all(|r| {
-                let got = labels.and_then(|m| m.get(r.key())).and_then(Value::as_str);
-                requirement_matches(r.operator(), r.values(), got)
+                r.matches_value(labels.and_then(|m| m.get(r.key())).and_then(Value::as_str))
             });
             if !ok {
                 return false;
             }
         }
         self.field.as_ref().is_none_or(|f| f.matches(obj))
-    }
-}
-
-/// One label requirement against the label's value (None: absent), without building a map.
-fn requirement_matches(op: Operator, values: &[String], got: Option<&str>) -> bool {
-    let has = |v: &str| values.iter().any(|x| x == v);
-    match op {
-        Operator::Equals | Operator::DoubleEquals | Operator::In => got.is_some_and(has),
-        Operator::NotEquals | Operator::NotIn => got.is_none_or(|v| !has(v)),
-        Operator::Exists => got.is_some(),
-        Operator::DoesNotExist => got.is_none(),
-        Operator::GreaterThan | Operator::LessThan => {
-            let parsed = got
-                .and_then(|g| g.parse::<i64>().ok())
-                .zip(values.first().and_then(|w| w.parse::<i64>().ok()));
-            match parsed {
-                Some((g, w)) if op == Operator::GreaterThan => g > w,
-                Some((g, w)) => g < w,
-                None => false,
-            }
-        }
     }
 }
 

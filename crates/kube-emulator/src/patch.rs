@@ -128,7 +128,7 @@ pub(crate) fn patch(
                 return Err(ApiError::unsupported_media(&ct));
             }
             let doc = present(current?);
-            crate::validation::strategic(&doc, &parse_json(req.body)?, &rt.kind)
+            crate::strategic::strategic_merge(&doc, &parse_json(req.body)?, &rt.kind)
                 .map_err(rejected)?
         }
         other => return Err(ApiError::unsupported_media(other)),

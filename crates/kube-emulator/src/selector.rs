@@ -323,12 +323,16 @@ impl Requirement {
 
     /// Whether a label set satisfies this requirement (`labels.Requirement.Matches`).
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let got = labels.get(&self.key);
+        self.matches_value(labels.get(&self.key).map(String::as_str))
+    }
+
+    /// Whether the value of this requirement's label (`None`: absent) satisfies it, for
+    /// callers that hold labels in another shape than a map.
+    pub fn matches_value(&self, got: Option<&str>) -> bool {
+        let has = |v: &str| self.values.iter().any(|x| x == v);
         match self.op {
-            Operator::Equals | Operator::DoubleEquals | Operator::In => {
-                got.is_some_and(|v| self.values.contains(v))
-            }
-            Operator::NotEquals | Operator::NotIn => got.is_none_or(|v| !self.values.contains(v)),
+            Operator::Equals | Operator::DoubleEquals | Operator::In => got.is_some_and(has),
+            Operator::NotEquals | Operator::NotIn => got.is_none_or(|v| !has(v)),
             Operator::Exists => got.is_some(),
             Operator::DoesNotExist => got.is_none(),
             Operator::GreaterThan | Operator::LessThan => {

@@ -70,7 +70,7 @@ fn typed_roundtrip(rt: &ResourceType, obj: &Value) -> Option<Result<Value, Strin
     fn rt_of<T: serde::de::DeserializeOwned + serde::Serialize>(
         obj: &Value,
     ) -> Result<Value, String> {
-        let typed: T = serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
+        let typed = T::deserialize(obj).map_err(|e| e.to_string())?;
         serde_json::to_value(typed).map_err(|e| e.to_string())
     }
     Some(match (rt.group.as_str(), rt.kind.as_str()) {
@@ -246,9 +246,4 @@ pub(crate) fn apply(
         err.details = Some(details);
         err
     })
-}
-
-/// Strategic merge patch of a built-in kind.
-pub(crate) fn strategic(target: &Value, patch: &Value, kind: &str) -> Result<Value, String> {
-    crate::strategic::strategic_merge(target, patch, kind).map_err(|e| e.to_string())
 }
