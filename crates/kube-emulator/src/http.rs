@@ -1083,7 +1083,8 @@ fn handle(app: &App, ctx: &Ctx) -> Result<Answer, ApiError> {
             )?;
             let mut st = app.shared.lock();
             let mut items = Vec::new();
-            for obj in st.names(&rt, ns) {
+            let (objs, _) = st.snapshot(&rt, ns, None);
+            for obj in objs {
                 if !f.matches(&obj) {
                     continue;
                 }

@@ -443,18 +443,6 @@ impl State {
 
     // ------------------------------------------------------------------ reads
 
-    fn all(&self, key: &ResKey, ns: Option<&str>) -> Vec<Value> {
-        self.objects
-            .get(key)
-            .map(|m| {
-                m.iter()
-                    .filter(|((n, _), _)| ns.is_none_or(|x| x == n))
-                    .map(|(_, v)| (**v).clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
         self.objects
             .get(&rt.key())
@@ -1434,11 +1422,6 @@ impl State {
             }
             self.commit_update_raw(&rt, new);
         }
-    }
-
-    /// Objects of a type in a namespace (or all), for delete-collection.
-    pub fn names(&self, rt: &ResourceType, ns: Option<&str>) -> Vec<Value> {
-        self.all(&rt.key(), ns)
     }
 }
 
