@@ -201,8 +201,11 @@ impl Operator {
     pub async fn start(client: kube::Client, config: OperatorConfig) -> Result<Self, AppError> {
         let metrics = config.metrics.clone().unwrap_or_default();
         let readiness = config.readiness.clone().unwrap_or_default();
-        let cloud = VngCloudClient::new(config.cloud.clone())
-            .map_err(|e| AppError::Config(e.to_string()))?;
+        let mut cloud_config = config.cloud.clone();
+        // A drift check must see the cloud, not a copy made when the previous one ran.
+        cloud_config.read_cache_ttl = cloud_config.read_cache_ttl.min(config.drift_period / 2);
+        let cloud =
+            VngCloudClient::new(cloud_config).map_err(|e| AppError::Config(e.to_string()))?;
         metrics.with_registry(|r| cloud.register_metrics(r));
 
         let watches = Watches::start(&client);

@@ -13,7 +13,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use tracing::{Instrument, debug, field};
 use vlb_domain::CloudError;
+use vlb_domain::model::{Server, Subnet};
 
+use crate::busy::{BusyTimes, Change};
+use crate::cache::TtlMap;
 use crate::config::{CloudConfig, Secret};
 use crate::error::classify;
 use crate::metrics::{CallLabels, Metrics};
@@ -120,10 +123,14 @@ struct Inner {
     config: CloudConfig,
     token: Mutex<Option<Token>>,
     /// Load balancers this client changed and has not seen ready since (see
-    /// [`VngCloudClient::settle`]).
-    changing: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// [`VngCloudClient::settle`]), and how long changes keep them busy.
+    busy: std::sync::Mutex<BusyTimes>,
     limiter: Option<DefaultDirectRateLimiter>,
     metrics: Metrics,
+    /// Servers read recently, by id (see [`crate::cache`]).
+    servers: TtlMap<String, Server>,
+    /// Subnets read recently, by (network id, subnet id).
+    subnets: TtlMap<(String, String), Subnet>,
 }
 
 /// The VNGCloud client: implements [`LoadBalancerApi`](vlb_domain::ports::LoadBalancerApi) and
@@ -155,14 +162,17 @@ impl VngCloudClient {
         let limiter = config
             .pacing
             .map(|p| RateLimiter::direct(Quota::per_second(p.per_second).allow_burst(p.burst)));
+        let ttl = config.read_cache_ttl;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 config,
                 token: Mutex::new(None),
-                changing: std::sync::Mutex::default(),
+                busy: std::sync::Mutex::default(),
                 limiter,
                 metrics: Metrics::new(),
+                servers: TtlMap::new(ttl),
+                subnets: TtlMap::new(ttl),
             }),
         })
     }
@@ -176,6 +186,16 @@ impl VngCloudClient {
     /// The configuration.
     pub fn config(&self) -> &CloudConfig {
         &self.inner.config
+    }
+
+    /// Servers read recently (see [`crate::cache`]).
+    pub(crate) fn servers(&self) -> &TtlMap<String, Server> {
+        &self.inner.servers
+    }
+
+    /// Subnets read recently, by (network id, subnet id).
+    pub(crate) fn subnets(&self) -> &TtlMap<(String, String), Subnet> {
+        &self.inner.subnets
     }
 
     /// A valid access token: the cached one, or one fetched now. Concurrent callers wait on
@@ -500,26 +520,22 @@ fn jitter(d: Duration) -> Duration {
 }
 
 impl VngCloudClient {
-    fn changing(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+    /// Pending changes and learnt busy times.
+    pub(crate) fn busy(&self) -> std::sync::MutexGuard<'_, BusyTimes> {
         self.inner
-            .changing
+            .busy
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records that a change of load balancer `lb_id` was accepted: it is `UPDATING` (or
     /// `CREATING`) for a while, so the next change waits for it first.
-    pub(crate) fn mark_changing(&self, lb_id: &str) {
-        self.changing().insert(lb_id.to_owned());
+    pub(crate) fn mark_changing(&self, lb_id: &str, change: Change) {
+        self.busy().changed(lb_id, change);
     }
 
     /// Forgets `lb_id` (ready again, or deleted).
     pub(crate) fn forget_changing(&self, lb_id: &str) {
-        self.changing().remove(lb_id);
-    }
-
-    /// Whether this client changed `lb_id` and has not seen it ready since.
-    pub(crate) fn is_changing(&self, lb_id: &str) -> bool {
-        self.changing().contains(lb_id)
+        self.busy().forget(lb_id);
     }
 }

@@ -54,10 +54,12 @@ pub struct Pacing {
 }
 
 impl Default for Pacing {
-    /// 12 requests per second (720 a minute, below the service's ~1000), bursts of 10.
+    /// 16 requests per second (960 a minute, just below the service's ~1000 a minute, so a
+    /// busy operator converges at the rate the cloud allows without being refused), bursts
+    /// of 10.
     fn default() -> Self {
         Self {
-            per_second: NonZeroU32::new(12).unwrap_or(NonZeroU32::MIN),
+            per_second: NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN),
             burst: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
         }
     }
@@ -152,8 +154,11 @@ pub struct CloudConfig {
     pub pacing: Option<Pacing>,
     /// Deadline of [`wait_load_balancer_ready`](crate::VngCloudClient::wait_load_balancer_ready).
     pub wait_deadline: Duration,
-    /// First poll delay while waiting (doubles up to 16 times this).
+    /// First poll delay while waiting (doubles up to 4 times this).
     pub wait_poll: Duration,
+    /// How long a server or subnet read is reused (see the crate docs); zero reads every
+    /// time. Keep it well below the drift-check period.
+    pub read_cache_ttl: Duration,
 }
 
 impl CloudConfig {
@@ -181,6 +186,7 @@ impl CloudConfig {
             pacing: Some(Pacing::default()),
             wait_deadline: Duration::from_secs(600),
             wait_poll: Duration::from_secs(2),
+            read_cache_ttl: Duration::from_secs(30),
         }
     }
 }

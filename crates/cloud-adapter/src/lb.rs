@@ -13,6 +13,7 @@ use vlb_domain::model::{
 };
 use vlb_domain::ports::{LoadBalancerApi, Tags};
 
+use crate::busy::Change;
 use crate::client::{Call, Service, VngCloudClient};
 use crate::error::WaitError;
 use crate::wire::{
@@ -38,6 +39,10 @@ const CAS: &str = "cas";
 const CA: &str = "cas/{certificateId}";
 const TAGS: &str = "tag/resource/{resourceId}";
 
+/// Polls of a busy load balancer back off up to this many times `wait_poll` (a wait
+/// measured once is then mostly skipped: see [`crate::busy`]).
+pub(crate) const MAX_POLL_FACTOR: u32 = 4;
+
 fn get<'a>(template: &'static str, path: String, resource: &'static str, id: &'a str) -> Call<'a> {
     Call::new(Method::GET, Service::Vlb, template, path, resource, id)
 }
@@ -47,15 +52,27 @@ impl VngCloudClient {
     /// may still be in progress, waits until it is ready, as the Go controller does after
     /// every change, so the change is not refused as busy ("is updating"). The wait costs
     /// `GET`s only after a change of this client; a load balancer made busy by someone
-    /// else is still met by the busy retry of the call itself.
+    /// else is still met by the busy retry of the call itself. The first poll comes when
+    /// the change is likely done, after the busy time learnt from earlier waits of the same
+    /// kind of change (see [`crate::busy`]); later ones follow `wait_poll`.
     async fn settle(&self, lb_id: &str) -> Result<(), CloudError> {
-        if !self.is_changing(lb_id) {
+        let Some((at, change)) = self.busy().pending(lb_id) else {
             return Ok(());
+        };
+        let deadline = self.config().wait_deadline;
+        let estimate = self.busy().estimate(change);
+        if let Some(estimate) = estimate {
+            let until = estimate.min(deadline);
+            tokio::time::sleep(until.saturating_sub(at.elapsed())).await;
         }
-        let waited = self.wait_load_balancer_ready(lb_id, None).await;
+        let waited = self.poll_ready(lb_id, deadline).await;
         self.forget_changing(lb_id);
         match waited {
-            Ok(_) => Ok(()),
+            Ok((_, polls, last_gap)) => {
+                self.busy()
+                    .learn(change, at.elapsed(), polls == 1, last_gap);
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -63,7 +80,7 @@ impl VngCloudClient {
     /// After a change of `lb_id`: remembers it when it was accepted.
     fn changed<T>(&self, lb_id: &str, result: Result<T, CloudError>) -> Result<T, CloudError> {
         if result.is_ok() {
-            self.mark_changing(lb_id);
+            self.mark_changing(lb_id, Change::Update);
         }
         result
     }
@@ -103,7 +120,7 @@ impl VngCloudClient {
     }
 
     /// Waits until a load balancer is ready (`ACTIVE`/`CREATED`), polling with exponential
-    /// backoff up to `deadline` (the configured `wait_deadline` when `None`). `ERROR` ends the
+    /// backoff (from `wait_poll` up to [`MAX_POLL_FACTOR`] times it) up to `deadline` (the configured `wait_deadline` when `None`). `ERROR` ends the
     /// wait at once with [`WaitError::Failed`].
     pub async fn wait_load_balancer_ready(
         &self,
@@ -111,14 +128,27 @@ impl VngCloudClient {
         deadline: Option<Duration>,
     ) -> Result<LoadBalancer, WaitError> {
         let deadline = deadline.unwrap_or(self.config().wait_deadline);
+        self.poll_ready(lb_id, deadline).await.map(|(lb, _, _)| lb)
+    }
+
+    /// [`Self::wait_load_balancer_ready`]; also returns the number of polls and the time
+    /// between the last two.
+    async fn poll_ready(
+        &self,
+        lb_id: &str,
+        deadline: Duration,
+    ) -> Result<(LoadBalancer, u32, Duration), WaitError> {
         let poll = self.config().wait_poll;
         let started = Instant::now();
         let mut delay = poll;
+        let mut polls = 0u32;
+        let mut last_gap = Duration::ZERO;
         loop {
             let lb = self.get_load_balancer(lb_id).await?;
+            polls += 1;
             if lb.is_ready() {
                 self.forget_changing(lb_id);
-                return Ok(lb);
+                return Ok((lb, polls, last_gap));
             }
             if lb.is_error() {
                 return Err(WaitError::Failed {
@@ -134,8 +164,9 @@ impl VngCloudClient {
                     display_status: lb.display_status,
                 });
             }
-            tokio::time::sleep(delay.min(deadline.saturating_sub(waited))).await;
-            delay = (delay * 2).min(poll * 16);
+            last_gap = delay.min(deadline.saturating_sub(waited));
+            tokio::time::sleep(last_gap).await;
+            delay = (delay * 2).min(poll * MAX_POLL_FACTOR);
         }
     }
 
@@ -351,7 +382,7 @@ impl LoadBalancerApi for VngCloudClient {
             })
             .await?;
         // CREATING for a while: the first change of it waits until it is ready.
-        self.mark_changing(&id);
+        self.mark_changing(&id, Change::Create);
         Ok(id)
     }
 
@@ -412,9 +443,8 @@ impl LoadBalancerApi for VngCloudClient {
                 .find(|l| l.name == request.name)
                 .map(|l| l.id))
         };
-        if let Some(id) = find().await? {
-            return Ok(id);
-        }
+        // No look-up first: the caller has just observed the listeners; an existing one of
+        // this name answers "duplicated" and is then found.
         let call = Call::new(
             Method::POST,
             Service::Vlb,
@@ -493,9 +523,8 @@ impl LoadBalancerApi for VngCloudClient {
                 .find(|p| p.name == request.name)
                 .map(|p| p.uuid))
         };
-        if let Some(id) = find().await? {
-            return Ok(id);
-        }
+        // No look-up first: the caller has just observed the pools; an existing one of this
+        // name answers "duplicated" and is then found.
         let call = Call::new(
             Method::POST,
             Service::Vlb,

@@ -20,8 +20,11 @@
 //! Every call is paced, authenticated with a cached token (refreshed before expiry, and once
 //! more on a 401), retried as its error allows, and observed (a `vngcloud.call` span with
 //! method, path template, attempt, status and duration; counters and histograms by path
-//! template and status). Creates are never resent blindly: the client looks the object up by
-//! name first, and again after an answer that may hide a success.
+//! template and status). Creates are never resent blindly: after an answer that may hide a
+//! success (a transport error, a 5xx, "duplicated") the client looks the object up by name; a
+//! load balancer (whose name the cloud does not keep unique) is also looked up before its
+//! create. Waits for a busy load balancer poll when it is likely ready, after the busy time
+//! learnt from earlier waits; servers and subnets are read through a short cache.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,6 +45,8 @@
 //! # let _ = lb; Ok(()) }
 //! ```
 
+mod busy;
+mod cache;
 mod client;
 mod config;
 mod error;

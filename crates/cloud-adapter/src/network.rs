@@ -75,6 +75,9 @@ impl VngCloudClient {
 #[async_trait]
 impl NetworkApi for VngCloudClient {
     async fn get_server(&self, server_id: &str) -> Result<Server, CloudError> {
+        if let Some(s) = self.servers().get(&server_id.to_owned()) {
+            return Ok(s);
+        }
         let c = call(
             Method::GET,
             SERVER,
@@ -83,10 +86,16 @@ impl NetworkApi for VngCloudClient {
             server_id,
         );
         let d: Data<WireServer> = self.json(&c).await?;
-        Ok(d.data.into_domain())
+        let server = d.data.into_domain();
+        self.servers().put(server_id.to_owned(), server.clone());
+        Ok(server)
     }
 
     async fn get_subnet(&self, network_id: &str, subnet_id: &str) -> Result<Subnet, CloudError> {
+        let key = (network_id.to_owned(), subnet_id.to_owned());
+        if let Some(s) = self.subnets().get(&key) {
+            return Ok(s);
+        }
         let c = call(
             Method::GET,
             SUBNET,
@@ -99,7 +108,7 @@ impl NetworkApi for VngCloudClient {
             status: 200,
             message: format!("subnet {subnet_id} has a bad CIDR {:?}: {e}", s.cidr),
         })?;
-        Ok(Subnet {
+        let subnet = Subnet {
             id: s.uuid,
             network_id: if s.network_uuid.is_empty() {
                 network_id.to_owned()
@@ -108,7 +117,9 @@ impl NetworkApi for VngCloudClient {
             },
             cidr,
             zone_id: (!s.zone.uuid.is_empty()).then_some(s.zone.uuid),
-        })
+        };
+        self.subnets().put(key, subnet.clone());
+        Ok(subnet)
     }
 
     async fn find_security_group_by_name(
@@ -277,6 +288,13 @@ impl NetworkApi for VngCloudClient {
             server_id,
         )
         .body(json!({ "securityGroup": sg_ids }));
-        self.send(&c).await.map(drop)
+        let sent = self.send(&c).await.map(drop);
+        let servers = self.servers();
+        let key = server_id.to_owned();
+        match &sent {
+            Ok(()) => servers.update(&key, |s| s.security_groups = sg_ids.to_vec()),
+            Err(_) => servers.remove(&key),
+        }
+        sent
     }
 }

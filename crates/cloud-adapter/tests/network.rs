@@ -181,3 +181,85 @@ async fn network_calls_survive_faults() {
     client.get_server(SERVER_1).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(50));
 }
+
+const SERVER_T: &str = "/vserver-gateway/v2/{projectId}/servers/{serverId}";
+const SUBNET_T: &str = "/vserver-gateway/v2/{projectId}/networks/{networkId}/subnets/{subnetId}";
+
+/// An emulator and a client with the default read cache.
+async fn start_cached() -> (
+    vlb_vngcloud_emulator::VngEmulator,
+    vlb_cloud_adapter::VngCloudClient,
+) {
+    let emu = vlb_vngcloud_emulator::VngEmulator::start().await.unwrap();
+    let mut config = config_for(&emu);
+    config.read_cache_ttl = Duration::from_secs(30);
+    let client = vlb_cloud_adapter::VngCloudClient::new(config).unwrap();
+    (emu, client)
+}
+
+#[tokio::test]
+async fn repeated_server_and_subnet_reads_within_the_cache_ttl_make_one_call_each() {
+    let (emu, client) = start_cached().await;
+    let ctl = emu.control();
+    for _ in 0..5 {
+        let s = client.get_server(SERVER_1).await.unwrap();
+        let i = s.internal_interface().unwrap();
+        client
+            .get_subnet(&i.network_id, &i.subnet_id)
+            .await
+            .unwrap();
+    }
+    assert_eq!(ctl.count("GET", SERVER_T), 1);
+    assert_eq!(ctl.count("GET", SUBNET_T), 1);
+}
+
+#[tokio::test]
+async fn own_security_group_write_keeps_the_cached_server_true_and_a_failed_one_forgets_it() {
+    let (emu, client) = start_cached().await;
+    let ctl = emu.control();
+    let g = client.create_security_group("cached", "d").await.unwrap();
+    let before = client.get_server(SERVER_1).await.unwrap().security_groups;
+    let mut groups = before.clone();
+    groups.push(g.id.clone());
+    client
+        .set_server_security_groups(SERVER_1, &groups)
+        .await
+        .unwrap();
+    // The accepted list is what the next read sees, without asking the cloud again.
+    assert_eq!(
+        client.get_server(SERVER_1).await.unwrap().security_groups,
+        groups
+    );
+    assert_eq!(ctl.count("GET", SERVER_T), 1);
+    // A refused write: the copy is dropped and the next read asks the cloud.
+    assert!(
+        client
+            .set_server_security_groups(SERVER_1, &["secg-nope".to_owned()])
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        client.get_server(SERVER_1).await.unwrap().security_groups,
+        groups
+    );
+    assert_eq!(ctl.count("GET", SERVER_T), 2);
+}
+
+#[tokio::test]
+async fn a_zero_cache_ttl_reads_the_cloud_every_time_and_sees_changes_made_out_of_band() {
+    let (emu, client) = start().await;
+    assert_eq!(client.config().read_cache_ttl, Duration::ZERO);
+    let ctl = emu.control();
+    client.get_server(SERVER_1).await.unwrap();
+    ctl.edit_server(SERVER_1, |s| s.security_groups.clear())
+        .unwrap();
+    assert!(
+        client
+            .get_server(SERVER_1)
+            .await
+            .unwrap()
+            .security_groups
+            .is_empty()
+    );
+    assert_eq!(ctl.count("GET", SERVER_T), 2);
+}

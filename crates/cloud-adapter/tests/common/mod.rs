@@ -39,6 +39,8 @@ pub fn config_for(emu: &VngEmulator) -> CloudConfig {
     c.pacing = None;
     c.wait_poll = std::time::Duration::from_millis(20);
     c.wait_deadline = std::time::Duration::from_secs(10);
+    // Every read reaches the emulator (the tests of the read cache turn it on).
+    c.read_cache_ttl = std::time::Duration::ZERO;
     c
 }
 
