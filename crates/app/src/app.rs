@@ -87,20 +87,27 @@ pub fn counted_client(
         .build())
 }
 
-/// The VNGCloud configuration from the flags and the credentials (default timeouts,
-/// retries and pacing).
+/// The VNGCloud configuration from the flags and the credentials (default timeouts and
+/// retries, pacing from the flags).
 pub fn cloud_config(
     args: &crate::cli::CloudArgs,
     credentials: &crate::credentials::Credentials,
 ) -> vlb_cloud_adapter::CloudConfig {
-    vlb_cloud_adapter::CloudConfig::new(
+    let mut config = vlb_cloud_adapter::CloudConfig::new(
         &args.iam_endpoint,
         &args.vlb_endpoint,
         &args.vserver_endpoint,
         &args.project_id,
         &credentials.client_id,
         credentials.client_secret.expose(),
-    )
+    );
+    config.pacing = std::num::NonZeroU32::new(args.cloud_requests_per_second).map(|per_second| {
+        vlb_cloud_adapter::Pacing {
+            per_second,
+            burst: std::num::NonZeroU32::new(args.cloud_burst).unwrap_or(std::num::NonZeroU32::MIN),
+        }
+    });
+    config
 }
 
 /// The embedded operator's configuration from the `run` flags.
@@ -257,6 +264,41 @@ mod tests {
             .port()
     }
 
+    #[test]
+    fn cloud_pacing_follows_the_flags_and_zero_turns_it_off() {
+        let credentials = crate::credentials::Credentials {
+            client_id: "id".to_owned(),
+            client_secret: crate::credentials::ClientSecret::new("secret"),
+        };
+        let parse = |extra: &[&str]| {
+            let mut argv = vec![
+                "vlb-controller",
+                "--project-id",
+                "p",
+                "--credentials-file",
+                "/c",
+            ];
+            argv.extend_from_slice(extra);
+            #[derive(Parser)]
+            struct Wrap {
+                #[command(flatten)]
+                cloud: crate::cli::CloudArgs,
+            }
+            Wrap::parse_from(argv).cloud
+        };
+        let default = cloud_config(&parse(&[]), &credentials);
+        let pacing = default.pacing.unwrap();
+        assert_eq!((pacing.per_second.get(), pacing.burst.get()), (16, 10));
+        let set = cloud_config(
+            &parse(&["--cloud-requests-per-second", "5", "--cloud-burst", "2"]),
+            &credentials,
+        );
+        let pacing = set.pacing.unwrap();
+        assert_eq!((pacing.per_second.get(), pacing.burst.get()), (5, 2));
+        let off = cloud_config(&parse(&["--cloud-requests-per-second", "0"]), &credentials);
+        assert!(off.pacing.is_none());
+    }
+
     #[tokio::test]
     async fn cloud_client_reaches_the_emulator_and_counts_its_calls_in_our_registry() {
         use vlb_domain::ports::LoadBalancerApi;
@@ -267,6 +309,8 @@ mod tests {
             vserver_endpoint: emu.vserver_url(),
             project_id: emu.project_id().to_owned(),
             credentials_file: "/unused".into(),
+            cloud_requests_per_second: 16,
+            cloud_burst: 10,
         };
         let credentials = crate::credentials::Credentials {
             client_id: emu.client_id().to_owned(),

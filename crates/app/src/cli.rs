@@ -106,6 +106,13 @@ pub struct CloudArgs {
     /// lines. The secret is never logged.
     #[arg(long, env = "VLB_CREDENTIALS_FILE")]
     pub credentials_file: PathBuf,
+    /// Sustained cloud requests per second this operator sends (the project's limit is about
+    /// 1000 a minute, shared with every other client of the project); 0 turns pacing off.
+    #[arg(long, env = "VLB_CLOUD_REQUESTS_PER_SECOND", default_value_t = 16)]
+    pub cloud_requests_per_second: u32,
+    /// Cloud requests allowed at once after a quiet period.
+    #[arg(long, env = "VLB_CLOUD_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cloud_burst: u32,
 }
 
 /// Flags of `run`.
