@@ -7,7 +7,6 @@
 //! or lags never holds the reflector back; a lagging subscriber logs it and catches up
 //! on the next change or drift check.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,10 +14,10 @@ use futures::Stream;
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::Store;
-use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
+use kube::{Api, Client};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
+use vlb_k8s_adapter::reader::Cached;
 use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup, Stores};
 
 /// Objects buffered per kind for subscribers that have not read them yet.
@@ -92,10 +91,11 @@ impl Drop for Watches {
     }
 }
 
-fn spawn<K>(api: Api<K>, feed: Option<Feed<K>>, tasks: &mut Vec<JoinHandle<()>>) -> Store<K>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
+fn spawn<K: Cached>(
+    api: Api<K>,
+    feed: Option<Feed<K>>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<K> {
     vlb_k8s_adapter::reader::spawn_reflector(api, tasks, move |obj| {
         if let Some(feed) = &feed {
             // No subscriber (standby replica) is fine.

@@ -61,24 +61,91 @@ impl Drop for Reflectors {
     }
 }
 
-/// Starts a cluster-wide reflector of `api` as a task pushed on `tasks` (managedFields are
-/// stripped: never read, not kept in memory); every object it touches is handed to
-/// `on_touched` (the app feeds its controllers with it). Returns the store it fills.
-pub fn spawn_reflector<K>(
+/// What a cache keeps of an object: the fields the operator never reads are dropped as the
+/// object arrives, so they cost no memory (managedFields of every kind; more per kind).
+pub trait Cached:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+    /// The watch configuration (a selector narrowing what is cached).
+    fn watch_config() -> watcher::Config {
+        watcher::Config::default()
+    }
+
+    /// Drops the fields the operator never reads.
+    fn trim(&mut self) {
+        self.managed_fields_mut().clear();
+    }
+}
+
+/// Annotation `kubectl apply` keeps a whole copy of the object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Type of the Secrets certificates are imported from, the only ones cached.
+pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+
+impl Cached for Node {
+    /// Keeps labels, spec (provider id, taints, unschedulable), addresses and conditions;
+    /// drops the kubelet's inventory (images, volumes, node info, capacity), which on a real
+    /// node outweighs the rest many times.
+    fn trim(&mut self) {
+        self.managed_fields_mut().clear();
+        self.annotations_mut().clear();
+        if let Some(s) = self.status.as_mut() {
+            s.images = None;
+            s.volumes_attached = None;
+            s.volumes_in_use = None;
+            s.node_info = None;
+            s.capacity = None;
+            s.allocatable = None;
+            s.daemon_endpoints = None;
+            s.config = None;
+            s.features = None;
+            s.runtime_handlers = None;
+        }
+    }
+}
+
+impl Cached for Service {
+    fn trim(&mut self) {
+        self.managed_fields_mut().clear();
+        self.annotations_mut().remove(LAST_APPLIED);
+    }
+}
+
+impl Cached for EndpointSlice {}
+
+impl Cached for Secret {
+    /// Only TLS Secrets: a cluster's other Secrets (service-account tokens, Helm releases of
+    /// hundreds of KiB each) are never read, so never listed nor kept.
+    fn watch_config() -> watcher::Config {
+        watcher::Config::default().fields(&format!("type={TLS_SECRET_TYPE}"))
+    }
+
+    fn trim(&mut self) {
+        self.managed_fields_mut().clear();
+        self.annotations_mut().remove(LAST_APPLIED);
+    }
+}
+
+impl Cached for LoadBalancerConfig {}
+
+impl Cached for NodeSecurityGroup {}
+
+/// Starts a cluster-wide reflector of `api` as a task pushed on `tasks` (watching what
+/// [`Cached::watch_config`] selects, keeping what [`Cached::trim`] leaves); every object it
+/// touches is handed to `on_touched` (the app feeds its controllers with it). Returns the
+/// store it fills.
+pub fn spawn_reflector<K: Cached>(
     api: Api<K>,
     tasks: &mut Vec<JoinHandle<()>>,
     mut on_touched: impl FnMut(K) + Send + 'static,
-) -> Store<K>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
+) -> Store<K> {
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,
-        watcher(api, watcher::Config::default())
+        watcher(api, K::watch_config())
             .default_backoff()
-            // managedFields are never read: do not keep them in memory.
-            .modify(|obj| obj.managed_fields_mut().clear()),
+            .modify(K::trim),
     )
     .touched_objects();
     tasks.push(tokio::spawn(async move {

@@ -57,7 +57,7 @@ async fn fixtures(client: &Client) {
     .await;
     create(
         &Api::<Secret>::namespaced(client.clone(), "apps"),
-        json!({"metadata": {"name": "tls"}, "stringData": {"tls.crt": "x"}}),
+        json!({"metadata": {"name": "tls"}, "type": "kubernetes.io/tls", "stringData": {"tls.crt": "x", "tls.key": "y"}}),
     )
     .await;
 }

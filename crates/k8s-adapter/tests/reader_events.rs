@@ -204,3 +204,124 @@ async fn the_caches_relist_after_410_gone() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn caches_keep_only_tls_secrets_and_drop_fields_never_read() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::{ContainerImage, Node, NodeStatus, Secret, Service};
+    use kube::api::PostParams;
+
+    let emu = KubeEmulator::start().await.unwrap();
+    let client = common::client(&emu).await;
+    common::install_crds(&client).await;
+    common::namespace(&client, "apps").await;
+    let pp = PostParams::default();
+    let mut node = Node::default();
+    node.metadata.name = Some("n1".to_owned());
+    node.metadata.annotations =
+        Some([("node.alpha.kubernetes.io/ttl".to_owned(), "0".to_owned())].into());
+    node.metadata.labels = Some([("zone".to_owned(), "a".to_owned())].into());
+    node.status = Some(NodeStatus {
+        images: Some(vec![ContainerImage {
+            names: Some(vec!["registry.example/app:1".to_owned()]),
+            size_bytes: Some(1 << 20),
+        }]),
+        ..NodeStatus::default()
+    });
+    Api::<Node>::all(client.clone())
+        .create(&pp, &node)
+        .await
+        .unwrap();
+    let mut svc = Service::default();
+    svc.metadata.name = Some("web".to_owned());
+    svc.spec = Some(k8s_openapi::api::core::v1::ServiceSpec {
+        ports: Some(vec![k8s_openapi::api::core::v1::ServicePort {
+            port: 80,
+            ..Default::default()
+        }]),
+        ..Default::default()
+    });
+    svc.metadata.annotations = Some(
+        [
+            (
+                "kubectl.kubernetes.io/last-applied-configuration".to_owned(),
+                "{}".to_owned(),
+            ),
+            ("vks.vngcloud.vn/scheme".to_owned(), "internal".to_owned()),
+        ]
+        .into(),
+    );
+    Api::<Service>::namespaced(client.clone(), "apps")
+        .create(&pp, &svc)
+        .await
+        .unwrap();
+    let secrets = Api::<Secret>::namespaced(client.clone(), "apps");
+    for (name, type_) in [("cert", "kubernetes.io/tls"), ("other", "Opaque")] {
+        let mut s = Secret::default();
+        s.metadata.name = Some(name.to_owned());
+        s.type_ = Some(type_.to_owned());
+        s.data = Some(
+            [
+                ("tls.crt".to_owned(), ByteString(b"c".to_vec())),
+                ("tls.key".to_owned(), ByteString(b"k".to_vec())),
+            ]
+            .into(),
+        );
+        secrets.create(&pp, &s).await.unwrap();
+    }
+
+    let reflectors = Reflectors::start(&client);
+    reflectors
+        .wait_until_ready(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let s = &reflectors.stores;
+    let node = s.nodes.state().pop().unwrap();
+    assert!(
+        node.status.as_ref().unwrap().images.is_none(),
+        "images kept"
+    );
+    assert!(
+        node.metadata
+            .annotations
+            .as_ref()
+            .is_none_or(std::collections::BTreeMap::is_empty)
+    );
+    assert_eq!(node.metadata.labels.as_ref().unwrap()["zone"], "a");
+    assert!(
+        node.metadata
+            .managed_fields
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+    );
+    let svc = s.services.state().pop().unwrap();
+    let annotations = svc.metadata.annotations.clone().unwrap();
+    assert!(!annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
+    assert_eq!(annotations["vks.vngcloud.vn/scheme"], "internal");
+    let cached: Vec<String> = s
+        .secrets
+        .state()
+        .iter()
+        .map(|x| x.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(
+        cached,
+        vec!["cert".to_owned()],
+        "only TLS secrets are cached"
+    );
+    let reader = KubeReader::new(s.clone());
+    assert!(
+        reader
+            .get_secret(&ObjectKey::new("apps", "cert"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        reader
+            .get_secret(&ObjectKey::new("apps", "other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

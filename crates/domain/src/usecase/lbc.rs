@@ -488,7 +488,9 @@ async fn certificates(
     for name in secrets {
         let secret_key = ObjectKey::new(&key.namespace, name);
         let secret = deps.reader.get_secret(&secret_key).await?.ok_or_else(|| {
-            ClusterError::NotFound(format!("secret {secret_key} with a TLS certificate"))
+            ClusterError::NotFound(format!(
+                "secret {secret_key} of type kubernetes.io/tls (with tls.crt and tls.key)"
+            ))
         })?;
         let cert_name = namer.certificate(name, &secret.resource_version);
         desired.push(
