@@ -316,3 +316,40 @@ async fn a_load_balancer_made_busy_by_another_client_is_retried_until_it_accepts
     }
     assert_eq!(c.load_balancers().len(), 1); // DELETING
 }
+
+#[tokio::test]
+async fn once_a_busy_time_is_learnt_each_change_waits_with_one_or_two_readiness_polls() {
+    let (emu, client) = start().await;
+    let c = emu.control();
+    c.set_delays(vlb_vngcloud_emulator::Delays {
+        create_ms: 100,
+        update_ms: 150,
+        delete_ms: 50,
+    });
+    let id = client
+        .create_load_balancer(&lb_request("learn"))
+        .await
+        .unwrap();
+    let pool = client
+        .create_pool(&id, &tcp_pool("api", vec![member("10.76.0.12", 1)]))
+        .await
+        .unwrap();
+    let get_lb = "/vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}";
+    let mut per_change = Vec::new();
+    for port in 2..12 {
+        let before = c.count("GET", get_lb);
+        client
+            .put_members(&id, &pool, &[member("10.76.0.12", port)])
+            .await
+            .unwrap();
+        per_change.push(c.count("GET", get_lb) - before);
+    }
+    assert_eq!(busy_refusals(&c), BTreeMap::new());
+    // The first waits measure the busy time (polling from `wait_poll`, 20 ms here); then
+    // the first poll comes when the change is likely done.
+    let learnt = &per_change[3..];
+    assert!(
+        learnt.iter().all(|n| (1..=2).contains(n)),
+        "readiness GETs per change: {per_change:?}"
+    );
+}
