@@ -26,6 +26,8 @@
 //! idle-window poll, itself under a deadline). Readiness is checked with LIST requests only,
 //! so every GET of one object in the Kubernetes journal is the operator's.
 
+pub mod memory;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -228,20 +230,27 @@ pub async fn wait_idle(h: &Harness, window: Duration, deadline: Duration) -> Res
 
 /// Peak resident set size of this process (`VmHWM` of `/proc/self/status`), in KiB.
 pub fn peak_rss_kib() -> Result<u64> {
-    field_kib("VmHWM:")
+    field_kib("self", "VmHWM:")
 }
 
 /// Current resident set size of this process (`VmRSS`), in KiB.
 pub fn rss_kib() -> Result<u64> {
-    field_kib("VmRSS:")
+    field_kib("self", "VmRSS:")
 }
 
-fn field_kib(field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("read /proc/self/status")?;
+/// Peak and current resident set size (`VmHWM`, `VmRSS`) of process `pid`, in KiB.
+pub fn process_rss_kib(pid: u32) -> Result<(u64, u64)> {
+    let pid = pid.to_string();
+    Ok((field_kib(&pid, "VmHWM:")?, field_kib(&pid, "VmRSS:")?))
+}
+
+fn field_kib(process: &str, field: &str) -> Result<u64> {
+    let path = format!("/proc/{process}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
     let line = status
         .lines()
         .find(|l| l.starts_with(field))
-        .with_context(|| format!("no {field} in /proc/self/status"))?;
+        .with_context(|| format!("no {field} in {path}"))?;
     line.trim_start_matches(field)
         .trim()
         .trim_end_matches("kB")

@@ -74,7 +74,7 @@ async fn five_port_service_converges_without_any_get_and_one_patch_per_changing_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_over_twenty_converged_services_makes_no_cloud_or_kubernetes_write() {
+async fn restart_over_twenty_converged_services_writes_nothing_and_reads_each_cloud_object_once() {
     let mut h = Harness::start_with(Options::new("bench-s3")).await;
     let names: Vec<String> = (0..20).map(|i| format!("svc-{i:02}")).collect();
     for (i, name) in names.iter().enumerate() {
@@ -122,4 +122,38 @@ async fn restart_over_twenty_converged_services_makes_no_cloud_or_kubernetes_wri
     );
     assert_eq!(cloud.writes, 0, "cloud writes {:?}", cloud.writes_by_route);
     assert_eq!(kube.writes, 0, "kube writes {:?}", kube.writes_by_route);
+    // Exactly one read per object a drift check must see, per one-port Service: its load
+    // balancer, listeners, pools, the pool's health monitor and tags (LBC), its security
+    // group and rules (NSG).
+    let per_service = [
+        "/vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}",
+        "/vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/listeners",
+        "/vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools",
+        "/vlb-gateway/v2/{projectId}/loadBalancers/{loadBalancerId}/pools/{poolId}/healthMonitor",
+        "/vserver-gateway/v2/{projectId}/tag/resource/{resourceId}",
+        "/vserver-gateway/v2/{projectId}/secgroups/{secgroupId}",
+        "/vserver-gateway/v2/{projectId}/secgroups/{secgroupId}/secGroupRules",
+    ];
+    for route in per_service {
+        assert_eq!(
+            cloud.route("GET", route),
+            20,
+            "GET {route}: {:?}",
+            cloud.by_route
+        );
+    }
+    // Servers and subnets come from the read cache: a few reads shared by every Service
+    // (concurrent first reads may miss it together), never one per Service.
+    let shared = cloud.route("GET", "/vserver-gateway/v2/{projectId}/servers/{serverId}")
+        + cloud.route(
+            "GET",
+            "/vserver-gateway/v2/{projectId}/networks/{networkId}/subnets/{subnetId}",
+        );
+    assert!(shared < 20, "server and subnet reads: {:?}", cloud.by_route);
+    assert_eq!(
+        cloud.reads,
+        7 * 20 + shared,
+        "no other read: {:?}",
+        cloud.by_route
+    );
 }
