@@ -570,6 +570,10 @@ pub(crate) fn render_rule(r: &SecurityGroupRule) -> Value {
 }
 
 pub(crate) fn render_server(s: &Server, groups: &[SecurityGroup]) -> Value {
+    let names: std::collections::HashMap<&str, &str> = groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.name.as_str()))
+        .collect();
     let status = if s.busy_until.is_some() {
         "CHANGING-SECURITY-GROUP"
     } else {
@@ -595,7 +599,7 @@ pub(crate) fn render_server(s: &Server, groups: &[SecurityGroup]) -> Value {
         "image": {"flavorZoneIds": [], "id": "img-emulator", "imageType": "Ubuntu", "imageVersion": "22.04", "licence": false, "packageLimit": {"cpu": 0, "diskSize": 0, "memory": 0}},
         "flavor": {"bandwidth": 0, "bandwidthUnit": "Gbps", "cpu": 2, "cpuPlatformDescription": "", "flavorId": "flav-emulator", "gpu": 0, "group": "", "memory": 4, "metaData": "", "name": "v2-standard-2", "remainingVms": 0, "zoneId": s.zone_id},
         "secGroups": s.security_groups.iter().map(|id| json!({
-            "name": groups.iter().find(|g| &g.id == id).map_or("", |g| g.name.as_str()),
+            "name": names.get(id.as_str()).copied().unwrap_or(""),
             "uuid": id,
         })).collect::<Vec<_>>(),
         "zoneId": s.zone_id,

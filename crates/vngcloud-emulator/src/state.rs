@@ -1738,17 +1738,20 @@ impl State {
                 "Cannot change security group of server with status changing-security-group",
             ));
         }
+        let known: std::collections::HashSet<&str> =
+            self.secgroups.iter().map(|x| x.id.as_str()).collect();
         for g in &req.security_group {
-            if !self.secgroups.iter().any(|x| &x.id == g) {
+            if !known.contains(g.as_str()) {
                 return Err(secgroup_not_found(g));
             }
         }
-        let mut groups = Vec::new();
-        for g in &req.security_group {
-            if !groups.contains(g) {
-                groups.push(g.clone());
-            }
-        }
+        let mut seen = std::collections::HashSet::new();
+        let groups: Vec<String> = req
+            .security_group
+            .iter()
+            .filter(|g| seen.insert(g.as_str()))
+            .cloned()
+            .collect();
         self.servers[i].security_groups = groups;
         if self.delays.update_ms > 0 {
             self.servers[i].busy_until = Some(now + Duration::from_millis(self.delays.update_ms));
