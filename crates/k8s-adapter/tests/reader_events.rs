@@ -276,7 +276,12 @@ async fn caches_keep_only_tls_secrets_and_drop_fields_never_read() {
         .await
         .unwrap();
     let s = &reflectors.stores;
-    let node = s.nodes.state().pop().unwrap();
+    let node = s
+        .nodes
+        .state()
+        .into_iter()
+        .find(|x| x.metadata.name.as_deref() == Some("n1"))
+        .unwrap();
     assert!(
         node.status.as_ref().unwrap().images.is_none(),
         "images kept"
@@ -294,7 +299,12 @@ async fn caches_keep_only_tls_secrets_and_drop_fields_never_read() {
             .as_ref()
             .is_none_or(Vec::is_empty)
     );
-    let svc = s.services.state().pop().unwrap();
+    let svc = s
+        .services
+        .state()
+        .into_iter()
+        .find(|x| x.metadata.namespace.as_deref() == Some("apps"))
+        .unwrap();
     let annotations = svc.metadata.annotations.clone().unwrap();
     assert!(!annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
     assert_eq!(annotations["vks.vngcloud.vn/scheme"], "internal");
