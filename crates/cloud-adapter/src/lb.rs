@@ -120,8 +120,8 @@ impl VngCloudClient {
     }
 
     /// Waits until a load balancer is ready (`ACTIVE`/`CREATED`), polling with exponential
-    /// backoff (from `wait_poll` up to [`MAX_POLL_FACTOR`] times it) up to `deadline` (the configured `wait_deadline` when `None`). `ERROR` ends the
-    /// wait at once with [`WaitError::Failed`].
+    /// backoff (from `wait_poll` up to 4 times it) up to `deadline` (the configured
+    /// `wait_deadline` when `None`). `ERROR` ends the wait at once with [`WaitError::Failed`].
     pub async fn wait_load_balancer_ready(
         &self,
         lb_id: &str,
