@@ -202,6 +202,8 @@ pub trait ClusterReader: Send + Sync {
     /// A NodeSecurityGroup, if it exists.
     async fn get_nsg(&self, key: &ObjectKey)
     -> Result<Option<NodeSecurityGroupView>, ClusterError>;
+    /// All NodeSecurityGroups (a server's groups are written once for all of them).
+    async fn list_nsgs(&self) -> Result<Vec<NodeSecurityGroupView>, ClusterError>;
 }
 
 /// Labels and name of an object the domain wants to exist.

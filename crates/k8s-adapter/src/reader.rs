@@ -460,6 +460,19 @@ impl ClusterReader for KubeReader {
     ) -> Result<Option<NodeSecurityGroupView>, ClusterError> {
         Ok(lookup(&self.stores.nsgs, "nodesecuritygroups", key)?.map(|n| nsg_view(&n)))
     }
+
+    async fn list_nsgs(&self) -> Result<Vec<NodeSecurityGroupView>, ClusterError> {
+        ready(&self.stores.nsgs, "nodesecuritygroups")?;
+        let mut all: Vec<NodeSecurityGroupView> = self
+            .stores
+            .nsgs
+            .state()
+            .iter()
+            .map(|n| nsg_view(n))
+            .collect();
+        all.sort_by(|a, b| a.meta.key.cmp(&b.meta.key));
+        Ok(all)
+    }
 }
 
 #[cfg(test)]

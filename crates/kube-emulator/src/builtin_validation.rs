@@ -297,44 +297,22 @@ fn default_secret(obj: &mut Value) {
     }
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Standard base64 with padding (how `[]byte` fields such as Secret data travel in JSON).
 pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The decoded length of standard padded base64, or `None` when it is not valid base64.
+/// The decoded length of standard padded base64, or `None` when it is not valid base64
+/// (decoded as Go's `base64.StdEncoding` does: padding required, trailing bits ignored).
 pub fn base64_decoded_len(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let pad = bytes.iter().rev().take_while(|b| **b == b'=').count();
-    if pad > 2 {
-        return None;
-    }
-    let body = &bytes[..bytes.len() - pad];
-    if !body.iter().all(|b| B64.contains(b)) {
-        return None;
-    }
-    Some(bytes.len() / 4 * 3 - pad)
+    use base64::Engine as _;
+    use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    GO_STD.decode(text).ok().map(|d| d.len())
 }
 
 // ---------------------------------------------------------------------------------------------

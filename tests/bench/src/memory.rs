@@ -128,24 +128,10 @@ pub async fn seed_children(h: &Harness, services: usize) -> Result<usize> {
             async move {
                 let lbc = lbcs.get(&name).await.context("seeded LBC")?;
                 let status = converged_lbc_status(i, &lbc.spec, lbc.metadata.generation);
-                let patch = serde_json::json!({
-                    "apiVersion": "vks.vngcloud.vn/v1alpha1",
-                    "kind": "LoadBalancerConfig",
-                    "status": status,
-                });
-                lbcs.patch_status(&name, pp, &Patch::Apply(&patch))
-                    .await
-                    .context("LBC status")?;
+                apply_status(lbcs, &name, pp, &status).await?;
                 let nsg = nsgs.get(&name).await.context("seeded NSG")?;
                 let status = converged_nsg_status(i, nodes, nsg.metadata.generation);
-                let patch = serde_json::json!({
-                    "apiVersion": "vks.vngcloud.vn/v1alpha1",
-                    "kind": "NodeSecurityGroup",
-                    "status": status,
-                });
-                nsgs.patch_status(&name, pp, &Patch::Apply(&patch))
-                    .await
-                    .context("NSG status")?;
+                apply_status(nsgs, &name, pp, &status).await?;
                 Ok(())
             }
         })
@@ -156,6 +142,27 @@ pub async fn seed_children(h: &Harness, services: usize) -> Result<usize> {
         r?;
     }
     Ok(views.len())
+}
+
+/// Server-side applies `status` to the object `name` of `api` (the bench's field manager).
+async fn apply_status<K>(
+    api: &Api<K>,
+    name: &str,
+    pp: &PatchParams,
+    status: &impl serde::Serialize,
+) -> Result<()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(name, pp, &Patch::Apply(&patch))
+        .await
+        .with_context(|| format!("{} {name} status", K::kind(&())))?;
+    Ok(())
 }
 
 fn ready(generation: Option<i64>) -> Condition {

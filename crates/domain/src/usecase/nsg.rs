@@ -1,7 +1,7 @@
 //! Reconcile and finalize a NodeSecurityGroup: the managed group and its rules, attached
 //! (with the extra groups) to the server of every selected node.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Config, Deps, NSG_FINALIZER};
 use crate::error::{CloudError, DomainError};
@@ -123,6 +123,67 @@ async fn attach(
     Ok(true)
 }
 
+/// The groups the other NodeSecurityGroups want on each server (by server id): their managed
+/// group once it exists and their extra groups, on the servers of the nodes they select.
+/// Writing them along with this NSG's own makes one PUT per server serve every NSG: when a
+/// node joins, the first NSG reconciled attaches all groups, and the others find them there.
+fn wanted_by_others(
+    nsg: &NodeSecurityGroupView,
+    all: &[NodeSecurityGroupView],
+    nodes: &[crate::model::NodeView],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for other in all
+        .iter()
+        .filter(|o| o.meta.key != nsg.meta.key && !o.meta.deleting)
+    {
+        let groups: BTreeSet<String> = other
+            .spec
+            .attach_security_groups
+            .iter()
+            .cloned()
+            .chain(other.status.managed_security_group.id.clone())
+            .collect();
+        if groups.is_empty() {
+            continue;
+        }
+        for node in members::select_nodes(nodes, &other.spec.select_node_labels) {
+            if let Some(server) = node.server_id().filter(|s| !s.is_empty()) {
+                out.entry(server).or_default().extend(groups.iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+/// [`attach`] with the groups other NSGs want on the server too (see [`wanted_by_others`]);
+/// when the cloud refuses them (a group of another NSG gone out of band), once more with
+/// this NSG's change alone, so another NSG's state never blocks this one.
+async fn attach_coalesced(
+    deps: &Deps,
+    server_id: &str,
+    own: &[String],
+    others: Option<&BTreeSet<String>>,
+    remove: &[String],
+) -> Result<bool, CloudError> {
+    let Some(others) = others.filter(|o| o.iter().any(|g| !own.contains(g))) else {
+        return attach(deps, server_id, own, remove).await;
+    };
+    let mut add = own.to_vec();
+    add.extend(others.iter().filter(|g| !own.contains(g)).cloned());
+    let remove: Vec<String> = remove
+        .iter()
+        .filter(|g| !others.contains(*g))
+        .cloned()
+        .collect();
+    match attach(deps, server_id, &add, &remove).await {
+        Err(CloudError::NotFound { resource, .. }) if resource != "server" => {
+            attach(deps, server_id, own, &remove).await
+        }
+        done => done,
+    }
+}
+
 /// Reconciles an NSG (finalizes it when it is being deleted).
 pub async fn reconcile_nsg(
     deps: &Deps,
@@ -159,6 +220,7 @@ pub async fn reconcile_nsg(
     }
 
     let nodes = deps.reader.list_nodes().await?;
+    let others = wanted_by_others(nsg, &deps.reader.list_nsgs().await?, &nodes);
     let selected = members::select_nodes(&nodes, &nsg.spec.select_node_labels);
     status.selected_nodes = selected
         .iter()
@@ -172,7 +234,14 @@ pub async fn reconcile_nsg(
         if info.server_id.is_empty() {
             continue;
         }
-        let result = attach(deps, &info.server_id, &groups, &[]).await;
+        let result = attach_coalesced(
+            deps,
+            &info.server_id,
+            &groups,
+            others.get(&info.server_id),
+            &[],
+        )
+        .await;
         let error = result.as_ref().err().map(ToString::to_string);
         if let Err(e) = result
             && first_error.is_none()
@@ -196,7 +265,15 @@ pub async fn reconcile_nsg(
         {
             continue;
         }
-        match attach(deps, &old.server_id, &[], &old.attached_security_group_ids).await {
+        let detached = attach_coalesced(
+            deps,
+            &old.server_id,
+            &[],
+            others.get(&old.server_id),
+            &old.attached_security_group_ids,
+        )
+        .await;
+        match detached {
             Ok(_) | Err(CloudError::NotFound { .. }) => {}
             Err(e) => {
                 servers.push(ServerSecurityGroupStatus {

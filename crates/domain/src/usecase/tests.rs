@@ -41,6 +41,8 @@ struct Mocks {
     seen: Seen,
     lbc_base: LoadBalancerConfigStatus,
     nsg_base: NodeSecurityGroupStatus,
+    /// What `list_nsgs` answers (the NSG under test need not be in it).
+    nsgs: Vec<NodeSecurityGroupView>,
 }
 
 impl Mocks {
@@ -53,11 +55,16 @@ impl Mocks {
             seen: Seen::default(),
             lbc_base: LoadBalancerConfigStatus::default(),
             nsg_base: NodeSecurityGroupStatus::default(),
+            nsgs: Vec::new(),
         }
     }
 
-    fn deps(self) -> (Deps, Seen) {
+    fn deps(mut self) -> (Deps, Seen) {
         let seen = self.seen.clone();
+        let nsgs = std::mem::take(&mut self.nsgs);
+        self.reader
+            .expect_list_nsgs()
+            .returning(move || Ok(nsgs.clone()));
         let mut batch = MockBatch::new();
         let (s, base) = (seen.lbc_status.clone(), self.lbc_base.clone());
         batch.expect_queue_lbc_status().returning(move |_, mut m| {
@@ -932,6 +939,204 @@ async fn nsg_creates_the_managed_group_its_rules_and_attaches_every_selected_ser
     assert_eq!(st.selected_nodes.len(), 2);
     assert_eq!(st.server_security_groups.len(), 2);
     assert_eq!(st.observed_generation, 3);
+}
+
+/// An NSG of another Service (`default/other`) whose managed group is `secg-other`.
+fn other_nsg(status_id: &str, deleting: bool) -> NodeSecurityGroupView {
+    let mut v = nsg_view(
+        NodeSecurityGroupSpec {
+            attach_security_groups: Vec::new(),
+            ..nsg_spec()
+        },
+        NodeSecurityGroupStatus {
+            managed_security_group: ManagedSecurityGroupStatus {
+                id: Some(status_id.into()),
+                error: None,
+            },
+            ..Default::default()
+        },
+    );
+    v.meta.key = ObjectKey::new("default", "other");
+    v.meta.deleting = deleting;
+    v
+}
+
+/// Mocks for an NSG whose managed group `secg-managed` exists without rules to change, on
+/// one node whose server has `groups`.
+fn nsg_on_one_server(groups: &'static [&'static str]) -> Mocks {
+    let mut m = Mocks::new();
+    m.net.expect_get_security_group().returning(|id| {
+        Ok(SecurityGroup {
+            id: id.into(),
+            name: "vks_sg".into(),
+            rules: vec![SecurityGroupRule {
+                id: "rule-1".into(),
+                ..to_rule(&nsg_spec())
+            }],
+            ..Default::default()
+        })
+    });
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    m.net
+        .expect_get_server()
+        .returning(move |id| Ok(server(id, groups)));
+    m
+}
+
+fn to_rule(spec: &NodeSecurityGroupSpec) -> SecurityGroupRule {
+    let r = &spec.managed_security_group.as_ref().unwrap().rules[0];
+    SecurityGroupRule {
+        id: String::new(),
+        direction: r.direction,
+        ether_type: r.ether_type,
+        protocol: r.protocol,
+        port_range_min: r.from_port,
+        port_range_max: r.to_port,
+        remote_ip_prefix: r.cidr.clone(),
+        description: r.description.clone(),
+    }
+}
+
+fn known_group() -> NodeSecurityGroupStatus {
+    NodeSecurityGroupStatus {
+        managed_security_group: ManagedSecurityGroupStatus {
+            id: Some("secg-managed".into()),
+            error: None,
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_server_gets_the_groups_of_every_nsg_selecting_it_in_one_write() {
+    let mut m = nsg_on_one_server(&["secg-default"]);
+    m.nsgs = vec![other_nsg("secg-other", false), other_nsg("secg-leaving", true)];
+    m.net
+        .expect_set_server_security_groups()
+        .times(1)
+        .returning(|_, groups| {
+            assert_eq!(
+                groups,
+                ["secg-default", "secg-extra", "secg-managed", "secg-other"],
+                "the other NSG's group rides along; a deleting NSG's does not"
+            );
+            Ok(())
+        });
+    let (deps, seen) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), known_group()))
+        .await
+        .unwrap();
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        st.server_security_groups[0].attached_security_group_ids,
+        ["secg-extra", "secg-managed"],
+        "the status records this NSG's own groups only"
+    );
+}
+
+#[tokio::test]
+async fn a_server_already_carrying_every_group_is_not_written() {
+    let mut m = nsg_on_one_server(&["secg-default", "secg-extra", "secg-managed", "secg-other"]);
+    m.nsgs = vec![other_nsg("secg-other", false)];
+    m.net.expect_set_server_security_groups().never();
+    let (deps, _) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), known_group()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_group_of_another_nsg_gone_out_of_band_does_not_block_this_one() {
+    let mut m = nsg_on_one_server(&["secg-default"]);
+    m.nsgs = vec![other_nsg("secg-gone", false)];
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let c = calls.clone();
+    m.net
+        .expect_set_server_security_groups()
+        .times(2)
+        .returning(move |_, groups| {
+            c.lock().unwrap().push(groups.to_vec());
+            if groups.iter().any(|g| g == "secg-gone") {
+                Err(CloudError::not_found("security group", "secg-gone"))
+            } else {
+                Ok(())
+            }
+        });
+    let (deps, _) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), known_group()))
+        .await
+        .unwrap();
+    assert_eq!(
+        calls.lock().unwrap().last().unwrap(),
+        &["secg-default", "secg-extra", "secg-managed"]
+    );
+}
+
+#[tokio::test]
+async fn detaching_a_server_keeps_the_groups_other_nsgs_still_want_there() {
+    let mut m = Mocks::new();
+    m.net.expect_get_security_group().returning(|id| {
+        Ok(SecurityGroup {
+            id: id.into(),
+            name: "vks_sg".into(),
+            rules: vec![SecurityGroupRule {
+                id: "rule-1".into(),
+                ..to_rule(&nsg_spec())
+            }],
+            ..Default::default()
+        })
+    });
+    // The node of server "ins-b" now has a label this NSG does not select; the other NSG
+    // selects every node and shares the extra group.
+    m.reader.expect_list_nodes().returning(|| {
+        let mut a = node("a", "10.0.0.1");
+        a.labels.insert("pool".into(), "main".into());
+        let mut b = node("b", "10.0.0.2");
+        b.labels.insert("pool".into(), "other".into());
+        Ok(vec![a, b])
+    });
+    let mut other = other_nsg("secg-other", false);
+    other.spec.attach_security_groups = vec!["secg-extra".into()];
+    other.spec.select_node_labels = BTreeMap::new();
+    m.nsgs = vec![other];
+    m.net.expect_get_server().returning(|id| {
+        Ok(server(
+            id,
+            &["secg-default", "secg-extra", "secg-managed", "secg-other"],
+        ))
+    });
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let w = writes.clone();
+    m.net
+        .expect_set_server_security_groups()
+        .returning(move |id, groups| {
+            w.lock().unwrap().push((id.to_owned(), groups.to_vec()));
+            Ok(())
+        });
+    let spec = NodeSecurityGroupSpec {
+        select_node_labels: BTreeMap::from([("pool".into(), "main".into())]),
+        ..nsg_spec()
+    };
+    let mut status = known_group();
+    status.server_security_groups = ["a", "b"]
+        .iter()
+        .map(|n| ServerSecurityGroupStatus {
+            server_id: format!("ins-{n}"),
+            attached_security_group_ids: vec!["secg-extra".into(), "secg-managed".into()],
+            error: None,
+        })
+        .collect();
+    let (deps, _) = m.deps();
+    let v = nsg_view(spec, status);
+    let _ = reconcile_nsg(&deps, &cfg(), &v).await;
+    let writes = writes.lock().unwrap().clone();
+    let b = writes
+        .iter()
+        .find(|(id, _)| id == "ins-b")
+        .expect("server b detached");
+    assert_eq!(b.1, ["secg-default", "secg-extra", "secg-other"]);
 }
 
 #[tokio::test]
