@@ -123,16 +123,25 @@ async fn attach(
     Ok(true)
 }
 
-/// The groups the other NodeSecurityGroups want on each server (by server id): their managed
-/// group once it exists and their extra groups, on the servers of the nodes they select.
-/// Writing them along with this NSG's own makes one PUT per server serve every NSG: when a
-/// node joins, the first NSG reconciled attaches all groups, and the others find them there.
-fn wanted_by_others(
+/// What the other NodeSecurityGroups want of each server (by server id).
+#[derive(Debug, Default)]
+struct Others {
+    /// Their managed group once it exists and their extra groups, on the servers of the
+    /// nodes they select.
+    wanted: BTreeMap<String, BTreeSet<String>>,
+    /// The groups they attached to servers they no longer select (due to be detached).
+    leaving: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Writing the other NSGs' wishes along with this NSG's own makes one PUT per server serve
+/// every NSG: when a node joins, the first NSG reconciled attaches every group; when one
+/// leaves, the first detaches every group; the others then find nothing left to write.
+fn others(
     nsg: &NodeSecurityGroupView,
     all: &[NodeSecurityGroupView],
     nodes: &[crate::model::NodeView],
-) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+) -> Others {
+    let mut out = Others::default();
     for other in all
         .iter()
         .filter(|o| o.meta.key != nsg.meta.key && !o.meta.deleting)
@@ -144,41 +153,61 @@ fn wanted_by_others(
             .cloned()
             .chain(other.status.managed_security_group.id.clone())
             .collect();
-        if groups.is_empty() {
-            continue;
+        let selected: BTreeSet<String> =
+            members::select_nodes(nodes, &other.spec.select_node_labels)
+                .iter()
+                .filter_map(|n| n.server_id().filter(|s| !s.is_empty()))
+                .collect();
+        if !groups.is_empty() {
+            for server in &selected {
+                out.wanted
+                    .entry(server.clone())
+                    .or_default()
+                    .extend(groups.iter().cloned());
+            }
         }
-        for node in members::select_nodes(nodes, &other.spec.select_node_labels) {
-            if let Some(server) = node.server_id().filter(|s| !s.is_empty()) {
-                out.entry(server).or_default().extend(groups.iter().cloned());
+        for old in &other.status.server_security_groups {
+            if !selected.contains(&old.server_id) {
+                out.leaving
+                    .entry(old.server_id.clone())
+                    .or_default()
+                    .extend(old.attached_security_group_ids.iter().cloned());
             }
         }
     }
     out
 }
 
-/// [`attach`] with the groups other NSGs want on the server too (see [`wanted_by_others`]);
-/// when the cloud refuses them (a group of another NSG gone out of band), once more with
-/// this NSG's change alone, so another NSG's state never blocks this one.
+/// [`attach`] with what other NSGs want of the server too (see [`others`]): their groups
+/// added, the groups they are leaving removed, a group any of them still wants kept. When
+/// the cloud refuses that (a group of another NSG gone out of band), once more with this
+/// NSG's change alone, so another NSG's state never blocks this one.
 async fn attach_coalesced(
     deps: &Deps,
     server_id: &str,
     own: &[String],
-    others: Option<&BTreeSet<String>>,
+    others: &Others,
     remove: &[String],
 ) -> Result<bool, CloudError> {
-    let Some(others) = others.filter(|o| o.iter().any(|g| !own.contains(g))) else {
-        return attach(deps, server_id, own, remove).await;
-    };
+    let empty = BTreeSet::new();
+    let wanted = others.wanted.get(server_id).unwrap_or(&empty);
+    let leaving = others.leaving.get(server_id).unwrap_or(&empty);
+    let keep = |g: &String| wanted.contains(g) || own.contains(g);
     let mut add = own.to_vec();
-    add.extend(others.iter().filter(|g| !own.contains(g)).cloned());
-    let remove: Vec<String> = remove
-        .iter()
-        .filter(|g| !others.contains(*g))
-        .cloned()
-        .collect();
-    match attach(deps, server_id, &add, &remove).await {
+    add.extend(wanted.iter().filter(|g| !own.contains(g)).cloned());
+    let own_remove: Vec<String> = remove.iter().filter(|g| !keep(g)).cloned().collect();
+    let mut all_remove = own_remove.clone();
+    for g in leaving {
+        if !keep(g) && !all_remove.contains(g) {
+            all_remove.push(g.clone());
+        }
+    }
+    if add.len() == own.len() && all_remove.len() == own_remove.len() {
+        return attach(deps, server_id, own, &own_remove).await;
+    }
+    match attach(deps, server_id, &add, &all_remove).await {
         Err(CloudError::NotFound { resource, .. }) if resource != "server" => {
-            attach(deps, server_id, own, &remove).await
+            attach(deps, server_id, own, &own_remove).await
         }
         done => done,
     }
@@ -220,7 +249,7 @@ pub async fn reconcile_nsg(
     }
 
     let nodes = deps.reader.list_nodes().await?;
-    let others = wanted_by_others(nsg, &deps.reader.list_nsgs().await?, &nodes);
+    let others = others(nsg, &deps.reader.list_nsgs().await?, &nodes);
     let selected = members::select_nodes(&nodes, &nsg.spec.select_node_labels);
     status.selected_nodes = selected
         .iter()
@@ -238,7 +267,7 @@ pub async fn reconcile_nsg(
             deps,
             &info.server_id,
             &groups,
-            others.get(&info.server_id),
+            &others,
             &[],
         )
         .await;
@@ -269,7 +298,7 @@ pub async fn reconcile_nsg(
             deps,
             &old.server_id,
             &[],
-            others.get(&old.server_id),
+            &others,
             &old.attached_security_group_ids,
         )
         .await;

@@ -1140,6 +1140,65 @@ async fn detaching_a_server_keeps_the_groups_other_nsgs_still_want_there() {
 }
 
 #[tokio::test]
+async fn a_server_every_nsg_leaves_is_detached_from_all_their_groups_in_one_write() {
+    let mut m = Mocks::new();
+    m.net.expect_get_security_group().returning(|id| {
+        Ok(SecurityGroup {
+            id: id.into(),
+            name: "vks_sg".into(),
+            rules: vec![SecurityGroupRule {
+                id: "rule-1".into(),
+                ..to_rule(&nsg_spec())
+            }],
+            ..Default::default()
+        })
+    });
+    // Only node "a" is left; server "ins-b" carries this NSG's groups and the other's.
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    let attached = |id: &str, groups: &[&str]| ServerSecurityGroupStatus {
+        server_id: id.into(),
+        attached_security_group_ids: groups.iter().map(|g| (*g).to_owned()).collect(),
+        error: None,
+    };
+    let mut other = other_nsg("secg-other", false);
+    other.status.server_security_groups = vec![
+        attached("ins-a", &["secg-other"]),
+        attached("ins-b", &["secg-other"]),
+    ];
+    m.nsgs = vec![other];
+    m.net.expect_get_server().returning(|id| {
+        Ok(server(
+            id,
+            &["secg-default", "secg-extra", "secg-managed", "secg-other"],
+        ))
+    });
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let w = writes.clone();
+    m.net
+        .expect_set_server_security_groups()
+        .returning(move |id, groups| {
+            w.lock().unwrap().push((id.to_owned(), groups.to_vec()));
+            Ok(())
+        });
+    let mut status = known_group();
+    status.server_security_groups = vec![
+        attached("ins-a", &["secg-extra", "secg-managed"]),
+        attached("ins-b", &["secg-extra", "secg-managed"]),
+    ];
+    let (deps, _) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), status))
+        .await
+        .unwrap();
+    assert_eq!(
+        writes.lock().unwrap().clone(),
+        [("ins-b".to_owned(), vec!["secg-default".to_owned()])],
+        "one write: b loses every group; a keeps all of them"
+    );
+}
+
+#[tokio::test]
 async fn nsg_quota_error_retries_after_three_minutes_and_is_recorded() {
     let mut m = Mocks::new();
     m.net
