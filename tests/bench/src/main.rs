@@ -738,10 +738,14 @@ async fn scenario_7(scale: f64) -> Result<Table> {
         "—",
     );
     t.row(
-        "other cloud writes (security-group attach of the new servers)",
-        c.writes - puts,
-        "—",
-        "—",
+        "security-group writes of the joining and leaving servers (per server)",
+        format!(
+            "{} ({:.2})",
+            c.writes - puts,
+            (c.writes - puts) as f64 / (2 * churn) as f64
+        ),
+        "one per server (all Services' groups in one write)",
+        "one per server per Service before coalescing",
     );
     let slowest = step_times.iter().max().copied().unwrap_or_default();
     t.row(

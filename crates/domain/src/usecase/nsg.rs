@@ -263,14 +263,7 @@ pub async fn reconcile_nsg(
         if info.server_id.is_empty() {
             continue;
         }
-        let result = attach_coalesced(
-            deps,
-            &info.server_id,
-            &groups,
-            &others,
-            &[],
-        )
-        .await;
+        let result = attach_coalesced(deps, &info.server_id, &groups, &others, &[]).await;
         let error = result.as_ref().err().map(ToString::to_string);
         if let Err(e) = result
             && first_error.is_none()

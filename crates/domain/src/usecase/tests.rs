@@ -1012,7 +1012,10 @@ fn known_group() -> NodeSecurityGroupStatus {
 #[tokio::test]
 async fn a_server_gets_the_groups_of_every_nsg_selecting_it_in_one_write() {
     let mut m = nsg_on_one_server(&["secg-default"]);
-    m.nsgs = vec![other_nsg("secg-other", false), other_nsg("secg-leaving", true)];
+    m.nsgs = vec![
+        other_nsg("secg-other", false),
+        other_nsg("secg-leaving", true),
+    ];
     m.net
         .expect_set_server_security_groups()
         .times(1)
