@@ -1,5 +1,8 @@
 //! Reconcile and finalize a NodeSecurityGroup: the managed group and its rules, attached
-//! (with the extra groups) to the server of every selected node.
+//! (with the extra groups) to the server of every selected node. A server's group list is
+//! one shared value (each write replaces it whole), so a reconcile writes it for every NSG at
+//! once: the groups the other NSGs want there and the ones they are leaving go in the same
+//! write, and a node joining or leaving costs one write per server, not one per Service.
 
 use std::collections::{BTreeMap, BTreeSet};
 
