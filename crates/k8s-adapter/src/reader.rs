@@ -442,16 +442,9 @@ impl ClusterReader for KubeReader {
     }
 
     async fn list_lbcs(&self) -> Result<Vec<LoadBalancerConfigView>, ClusterError> {
-        ready(&self.stores.lbcs, "loadbalancerconfigs")?;
-        let mut all: Vec<LoadBalancerConfigView> = self
-            .stores
-            .lbcs
-            .state()
-            .iter()
-            .map(|l| lbc_view(l))
-            .collect();
-        all.sort_by(|a, b| a.meta.key.cmp(&b.meta.key));
-        Ok(all)
+        list_sorted(&self.stores.lbcs, "loadbalancerconfigs", lbc_view, |v| {
+            &v.meta.key
+        })
     }
 
     async fn get_nsg(
@@ -462,17 +455,27 @@ impl ClusterReader for KubeReader {
     }
 
     async fn list_nsgs(&self) -> Result<Vec<NodeSecurityGroupView>, ClusterError> {
-        ready(&self.stores.nsgs, "nodesecuritygroups")?;
-        let mut all: Vec<NodeSecurityGroupView> = self
-            .stores
-            .nsgs
-            .state()
-            .iter()
-            .map(|n| nsg_view(n))
-            .collect();
-        all.sort_by(|a, b| a.meta.key.cmp(&b.meta.key));
-        Ok(all)
+        list_sorted(&self.stores.nsgs, "nodesecuritygroups", nsg_view, |v| {
+            &v.meta.key
+        })
     }
+}
+
+/// Every object of `store` as a view, sorted by key (an error until the store is synced).
+fn list_sorted<K, V>(
+    store: &Store<K>,
+    resource: &str,
+    view: impl Fn(&K) -> V,
+    key: impl Fn(&V) -> &ObjectKey,
+) -> Result<Vec<V>, ClusterError>
+where
+    K: Lookup + Clone + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    ready(store, resource)?;
+    let mut all: Vec<V> = store.state().iter().map(|o| view(o)).collect();
+    all.sort_by(|a, b| key(a).cmp(key(b)));
+    Ok(all)
 }
 
 #[cfg(test)]

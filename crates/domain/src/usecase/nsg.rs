@@ -24,7 +24,8 @@ fn object_ref(nsg: &NodeSecurityGroupView) -> ObjectRef {
     }
 }
 
-fn to_cloud(r: &NodeSecurityGroupRule) -> SecurityGroupRule {
+/// The cloud rule of a desired NSG rule.
+pub(crate) fn to_cloud(r: &NodeSecurityGroupRule) -> SecurityGroupRule {
     SecurityGroupRule {
         id: String::new(),
         direction: r.direction,

@@ -965,6 +965,22 @@ fn other_nsg(status_id: &str, deleting: bool) -> NodeSecurityGroupView {
 /// one node whose server has `groups`.
 fn nsg_on_one_server(groups: &'static [&'static str]) -> Mocks {
     let mut m = Mocks::new();
+    expect_group_in_place(&mut m);
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    m.net
+        .expect_get_server()
+        .returning(move |id| Ok(server(id, groups)));
+    m
+}
+
+fn to_rule(spec: &NodeSecurityGroupSpec) -> SecurityGroupRule {
+    super::nsg::to_cloud(&spec.managed_security_group.as_ref().unwrap().rules[0])
+}
+
+/// `get_security_group` answers the managed group with its one rule in place.
+fn expect_group_in_place(m: &mut Mocks) {
     m.net.expect_get_security_group().returning(|id| {
         Ok(SecurityGroup {
             id: id.into(),
@@ -976,27 +992,6 @@ fn nsg_on_one_server(groups: &'static [&'static str]) -> Mocks {
             ..Default::default()
         })
     });
-    m.reader
-        .expect_list_nodes()
-        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
-    m.net
-        .expect_get_server()
-        .returning(move |id| Ok(server(id, groups)));
-    m
-}
-
-fn to_rule(spec: &NodeSecurityGroupSpec) -> SecurityGroupRule {
-    let r = &spec.managed_security_group.as_ref().unwrap().rules[0];
-    SecurityGroupRule {
-        id: String::new(),
-        direction: r.direction,
-        ether_type: r.ether_type,
-        protocol: r.protocol,
-        port_range_min: r.from_port,
-        port_range_max: r.to_port,
-        remote_ip_prefix: r.cidr.clone(),
-        description: r.description.clone(),
-    }
 }
 
 fn known_group() -> NodeSecurityGroupStatus {
@@ -1080,17 +1075,7 @@ async fn a_group_of_another_nsg_gone_out_of_band_does_not_block_this_one() {
 #[tokio::test]
 async fn detaching_a_server_keeps_the_groups_other_nsgs_still_want_there() {
     let mut m = Mocks::new();
-    m.net.expect_get_security_group().returning(|id| {
-        Ok(SecurityGroup {
-            id: id.into(),
-            name: "vks_sg".into(),
-            rules: vec![SecurityGroupRule {
-                id: "rule-1".into(),
-                ..to_rule(&nsg_spec())
-            }],
-            ..Default::default()
-        })
-    });
+    expect_group_in_place(&mut m);
     // The node of server "ins-b" now has a label this NSG does not select; the other NSG
     // selects every node and shares the extra group.
     m.reader.expect_list_nodes().returning(|| {
@@ -1145,17 +1130,7 @@ async fn detaching_a_server_keeps_the_groups_other_nsgs_still_want_there() {
 #[tokio::test]
 async fn a_server_every_nsg_leaves_is_detached_from_all_their_groups_in_one_write() {
     let mut m = Mocks::new();
-    m.net.expect_get_security_group().returning(|id| {
-        Ok(SecurityGroup {
-            id: id.into(),
-            name: "vks_sg".into(),
-            rules: vec![SecurityGroupRule {
-                id: "rule-1".into(),
-                ..to_rule(&nsg_spec())
-            }],
-            ..Default::default()
-        })
-    });
+    expect_group_in_place(&mut m);
     // Only node "a" is left; server "ins-b" carries this NSG's groups and the other's.
     m.reader
         .expect_list_nodes()
