@@ -276,12 +276,7 @@ impl Batcher {
             return false;
         };
         q.slots.remove(i);
-        q.index = q
-            .slots
-            .iter()
-            .enumerate()
-            .map(|(i, (ek, _))| (ek.clone(), i))
-            .collect();
+        q.reindex();
         true
     }
 
@@ -428,12 +423,18 @@ impl Queue {
             slots.push((ek, entry));
         }
         slots.extend(newer.into_iter().flatten());
-        self.index = slots
+        self.slots = slots;
+        self.reindex();
+    }
+
+    /// Rebuilds the position index after slots moved.
+    fn reindex(&mut self) {
+        self.index = self
+            .slots
             .iter()
             .enumerate()
             .map(|(i, (ek, _))| (ek.clone(), i))
             .collect();
-        self.slots = slots;
     }
 }
 

@@ -659,28 +659,18 @@ pub async fn wait_established(
     opts: &InstallOptions,
 ) -> Result<(), InstallError> {
     let api = Api::<CustomResourceDefinition>::all(client.clone());
-    let start = Instant::now();
-    loop {
-        let crd = retry(&opts.retry, Op::Other, || async {
-            api.get_opt(name).await.map_err(KubeError::from)
-        })
-        .await
-        .map_err(|source| InstallError::Api {
-            kind: "CustomResourceDefinition",
+    poll_until(
+        &api,
+        "CustomResourceDefinition",
+        name,
+        opts,
+        |crd| crd.is_some_and(established),
+        |waited| InstallError::CrdNotEstablished {
             name: name.to_owned(),
-            source,
-        })?;
-        if crd.as_ref().is_some_and(established) {
-            return Ok(());
-        }
-        if start.elapsed() >= opts.crd_timeout {
-            return Err(InstallError::CrdNotEstablished {
-                name: name.to_owned(),
-                waited: start.elapsed(),
-            });
-        }
-        tokio::time::sleep(opts.crd_poll).await;
-    }
+            waited,
+        },
+    )
+    .await
 }
 
 /// Waits until the Namespace `name` is not terminating (gone or live), at most
@@ -692,25 +682,50 @@ pub async fn wait_namespace_not_terminating(
     opts: &InstallOptions,
 ) -> Result<(), InstallError> {
     let api = Api::<Namespace>::all(client.clone());
+    poll_until(
+        &api,
+        "Namespace",
+        name,
+        opts,
+        |ns| ns.is_none_or(|n| n.metadata.deletion_timestamp.is_none()),
+        |waited| InstallError::NamespaceTerminating {
+            name: name.to_owned(),
+            waited,
+        },
+    )
+    .await
+}
+
+/// Reads object `name` of `api` (with the install retries) every `crd_poll` until `done`
+/// holds for it (absent: `None`); after `crd_timeout`, the error `timed_out` makes of the
+/// time waited.
+async fn poll_until<K>(
+    api: &Api<K>,
+    kind: &'static str,
+    name: &str,
+    opts: &InstallOptions,
+    done: impl Fn(Option<&K>) -> bool,
+    timed_out: impl FnOnce(std::time::Duration) -> InstallError,
+) -> Result<(), InstallError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let start = Instant::now();
     loop {
-        let ns = retry(&opts.retry, Op::Other, || async {
+        let obj = retry(&opts.retry, Op::Other, || async {
             api.get_opt(name).await.map_err(KubeError::from)
         })
         .await
         .map_err(|source| InstallError::Api {
-            kind: "Namespace",
+            kind,
             name: name.to_owned(),
             source,
         })?;
-        if ns.is_none_or(|n| n.metadata.deletion_timestamp.is_none()) {
+        if done(obj.as_ref()) {
             return Ok(());
         }
         if start.elapsed() >= opts.crd_timeout {
-            return Err(InstallError::NamespaceTerminating {
-                name: name.to_owned(),
-                waited: start.elapsed(),
-            });
+            return Err(timed_out(start.elapsed()));
         }
         tokio::time::sleep(opts.crd_poll).await;
     }
