@@ -8,6 +8,7 @@
 //! out of band is seen once the copy expires, so the TTL is kept well below the drift-check
 //! period (the app clamps it to half of it).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -39,7 +40,10 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
     }
 
     /// The live copy of `key`, if any.
-    pub(crate) fn get(&self, key: &K) -> Option<V> {
+    pub(crate) fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let map = self.lock();
         map.get(key)
             .filter(|(at, _)| at.elapsed() < self.ttl)
@@ -59,7 +63,10 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
     }
 
     /// Changes the live copy of `key` in place (keeping its age); no-op when there is none.
-    pub(crate) fn update(&self, key: &K, f: impl FnOnce(&mut V)) {
+    pub(crate) fn update<Q: Eq + Hash + ?Sized>(&self, key: &Q, f: impl FnOnce(&mut V))
+    where
+        K: Borrow<Q>,
+    {
         let mut map = self.lock();
         if let Some((at, v)) = map.get_mut(key)
             && at.elapsed() < self.ttl
@@ -69,7 +76,10 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
     }
 
     /// Forgets `key`.
-    pub(crate) fn remove(&self, key: &K) {
+    pub(crate) fn remove<Q: Eq + Hash + ?Sized>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
         self.lock().remove(key);
     }
 }

@@ -56,11 +56,14 @@ impl VngCloudClient {
     /// the change is likely done, after the busy time learnt from earlier waits of the same
     /// kind of change (see [`crate::busy`]); later ones follow `wait_poll`.
     async fn settle(&self, lb_id: &str) -> Result<(), CloudError> {
-        let Some((at, change)) = self.busy().pending(lb_id) else {
-            return Ok(());
+        let (at, change, estimate) = {
+            let busy = self.busy();
+            let Some((at, change)) = busy.pending(lb_id) else {
+                return Ok(());
+            };
+            (at, change, busy.estimate(change))
         };
         let deadline = self.config().wait_deadline;
-        let estimate = self.busy().estimate(change);
         if let Some(estimate) = estimate {
             let until = estimate.min(deadline);
             tokio::time::sleep(until.saturating_sub(at.elapsed())).await;

@@ -75,7 +75,7 @@ impl VngCloudClient {
 #[async_trait]
 impl NetworkApi for VngCloudClient {
     async fn get_server(&self, server_id: &str) -> Result<Server, CloudError> {
-        if let Some(s) = self.servers().get(&server_id.to_owned()) {
+        if let Some(s) = self.servers().get(server_id) {
             return Ok(s);
         }
         let c = call(
@@ -290,10 +290,9 @@ impl NetworkApi for VngCloudClient {
         .body(json!({ "securityGroup": sg_ids }));
         let sent = self.send(&c).await.map(drop);
         let servers = self.servers();
-        let key = server_id.to_owned();
         match &sent {
-            Ok(()) => servers.update(&key, |s| s.security_groups = sg_ids.to_vec()),
-            Err(_) => servers.remove(&key),
+            Ok(()) => servers.update(server_id, |s| s.security_groups = sg_ids.to_vec()),
+            Err(_) => servers.remove(server_id),
         }
         sent
     }

@@ -206,11 +206,9 @@ async fn attach_coalesced(
             all_remove.push(g.clone());
         }
     }
-    if add.len() == own.len() && all_remove.len() == own_remove.len() {
-        return attach(deps, server_id, own, &own_remove).await;
-    }
+    let coalesced = add.len() > own.len() || all_remove.len() > own_remove.len();
     match attach(deps, server_id, &add, &all_remove).await {
-        Err(CloudError::NotFound { resource, .. }) if resource != "server" => {
+        Err(CloudError::NotFound { resource, .. }) if coalesced && resource != "server" => {
             attach(deps, server_id, own, &own_remove).await
         }
         done => done,
