@@ -105,10 +105,15 @@ impl Cached for Node {
     }
 }
 
+/// Drops managedFields and the `kubectl apply` copy of the object.
+fn trim_applied(obj: &mut impl Resource) {
+    obj.managed_fields_mut().clear();
+    obj.annotations_mut().remove(LAST_APPLIED);
+}
+
 impl Cached for Service {
     fn trim(&mut self) {
-        self.managed_fields_mut().clear();
-        self.annotations_mut().remove(LAST_APPLIED);
+        trim_applied(self);
     }
 }
 
@@ -122,8 +127,7 @@ impl Cached for Secret {
     }
 
     fn trim(&mut self) {
-        self.managed_fields_mut().clear();
-        self.annotations_mut().remove(LAST_APPLIED);
+        trim_applied(self);
     }
 }
 

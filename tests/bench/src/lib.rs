@@ -230,16 +230,6 @@ pub async fn wait_idle(h: &Harness, window: Duration, deadline: Duration) -> Res
     }
 }
 
-/// Peak resident set size of this process (`VmHWM` of `/proc/self/status`), in KiB.
-pub fn peak_rss_kib() -> Result<u64> {
-    field_kib("self", "VmHWM:")
-}
-
-/// Current resident set size of this process (`VmRSS`), in KiB.
-pub fn rss_kib() -> Result<u64> {
-    field_kib("self", "VmRSS:")
-}
-
 /// Peak and current resident set size (`VmHWM`, `VmRSS`) of process `pid`, in KiB.
 pub fn process_rss_kib(pid: u32) -> Result<(u64, u64)> {
     let pid = pid.to_string();

@@ -199,7 +199,10 @@ fn converged_lbc_status(
         lb_type: Some(spec.lb_type),
         subnet_id: Some(spec.subnet_id.clone()),
         zone_id: Some(spec.zone_id.clone()),
-        created_tags: BTreeMap::from([("vks-cluster-id".to_owned(), CLUSTER_ID.to_owned())]),
+        created_tags: BTreeMap::from([(
+            vlb_domain::tags::CREATED_BY_CLUSTER.to_owned(),
+            CLUSTER_ID.to_owned(),
+        )]),
         created_pools: spec
             .pools
             .iter()

@@ -994,6 +994,38 @@ fn expect_group_in_place(m: &mut Mocks) {
     });
 }
 
+/// Server writes recorded as (server id, groups written).
+type ServerWrites = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+/// Every server carries the default, this NSG's and the other NSG's groups; writes to
+/// servers succeed and are recorded.
+fn servers_with_every_group(m: &mut Mocks) -> ServerWrites {
+    m.net.expect_get_server().returning(|id| {
+        Ok(server(
+            id,
+            &["secg-default", "secg-extra", "secg-managed", "secg-other"],
+        ))
+    });
+    let writes = ServerWrites::default();
+    let w = writes.clone();
+    m.net
+        .expect_set_server_security_groups()
+        .returning(move |id, groups| {
+            w.lock().unwrap().push((id.to_owned(), groups.to_vec()));
+            Ok(())
+        });
+    writes
+}
+
+/// An NSG status entry: `groups` attached to server `id`.
+fn attached(id: &str, groups: &[&str]) -> ServerSecurityGroupStatus {
+    ServerSecurityGroupStatus {
+        server_id: id.into(),
+        attached_security_group_ids: groups.iter().map(|g| (*g).to_owned()).collect(),
+        error: None,
+    }
+}
+
 fn known_group() -> NodeSecurityGroupStatus {
     NodeSecurityGroupStatus {
         managed_security_group: ManagedSecurityGroupStatus {
@@ -1089,33 +1121,16 @@ async fn detaching_a_server_keeps_the_groups_other_nsgs_still_want_there() {
     other.spec.attach_security_groups = vec!["secg-extra".into()];
     other.spec.select_node_labels = BTreeMap::new();
     m.nsgs = vec![other];
-    m.net.expect_get_server().returning(|id| {
-        Ok(server(
-            id,
-            &["secg-default", "secg-extra", "secg-managed", "secg-other"],
-        ))
-    });
-    let writes = Arc::new(Mutex::new(Vec::new()));
-    let w = writes.clone();
-    m.net
-        .expect_set_server_security_groups()
-        .returning(move |id, groups| {
-            w.lock().unwrap().push((id.to_owned(), groups.to_vec()));
-            Ok(())
-        });
+    let writes = servers_with_every_group(&mut m);
     let spec = NodeSecurityGroupSpec {
         select_node_labels: BTreeMap::from([("pool".into(), "main".into())]),
         ..nsg_spec()
     };
     let mut status = known_group();
-    status.server_security_groups = ["a", "b"]
-        .iter()
-        .map(|n| ServerSecurityGroupStatus {
-            server_id: format!("ins-{n}"),
-            attached_security_group_ids: vec!["secg-extra".into(), "secg-managed".into()],
-            error: None,
-        })
-        .collect();
+    status.server_security_groups = vec![
+        attached("ins-a", &["secg-extra", "secg-managed"]),
+        attached("ins-b", &["secg-extra", "secg-managed"]),
+    ];
     let (deps, _) = m.deps();
     let v = nsg_view(spec, status);
     let _ = reconcile_nsg(&deps, &cfg(), &v).await;
@@ -1135,31 +1150,13 @@ async fn a_server_every_nsg_leaves_is_detached_from_all_their_groups_in_one_writ
     m.reader
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
-    let attached = |id: &str, groups: &[&str]| ServerSecurityGroupStatus {
-        server_id: id.into(),
-        attached_security_group_ids: groups.iter().map(|g| (*g).to_owned()).collect(),
-        error: None,
-    };
     let mut other = other_nsg("secg-other", false);
     other.status.server_security_groups = vec![
         attached("ins-a", &["secg-other"]),
         attached("ins-b", &["secg-other"]),
     ];
     m.nsgs = vec![other];
-    m.net.expect_get_server().returning(|id| {
-        Ok(server(
-            id,
-            &["secg-default", "secg-extra", "secg-managed", "secg-other"],
-        ))
-    });
-    let writes = Arc::new(Mutex::new(Vec::new()));
-    let w = writes.clone();
-    m.net
-        .expect_set_server_security_groups()
-        .returning(move |id, groups| {
-            w.lock().unwrap().push((id.to_owned(), groups.to_vec()));
-            Ok(())
-        });
+    let writes = servers_with_every_group(&mut m);
     let mut status = known_group();
     status.server_security_groups = vec![
         attached("ins-a", &["secg-extra", "secg-managed"]),
