@@ -85,10 +85,12 @@ pub async fn run(
     let class = ctx.config.load_balancer_class.clone();
     let initial = || futures::stream::once(futures::future::ready(()));
 
-    // Services: their own changes, Node membership changes, their LBC's status, and
-    // EndpointSlices of Services targeting pod IPs.
+    // Services: their own changes, Node membership changes while the nodes still shape
+    // their LBC or NSG spec, their LBC's status, and EndpointSlices of Services targeting
+    // pod IPs.
     let node_seen = NodeFingerprints::default();
     let store = stores.services.clone();
+    let lbc_store = stores.lbcs.clone();
     let svc_class = class.clone();
     let slice_store = stores.services.clone();
     let slice_class = class.clone();
@@ -100,6 +102,8 @@ pub async fn run(
                 }
                 all_refs(&store, |s: &Service| {
                     views::is_ours_service(s, svc_class.as_deref())
+                        && (views::targets_pods(s, svc_class.as_deref())
+                            || !deployed(&lbc_store, s))
                 })
             })
             // The LBC's status (address, Ready) flows back to its Service; its deletion releases
@@ -126,10 +130,21 @@ pub async fn run(
             )
             .for_each(|_| futures::future::ready(()));
 
-    // LoadBalancerConfigs: their own changes, and requeues of those sharing a load balancer.
+    // LoadBalancerConfigs: their own changes, Node membership changes (for pools with node
+    // members), and requeues of those sharing a load balancer.
     let (requeue_tx, requeue_rx) =
         tokio::sync::mpsc::unbounded_channel::<ObjectRef<LoadBalancerConfig>>();
+    let store = stores.lbcs.clone();
+    let seen = NodeFingerprints::default();
     let lbcs = Controller::for_shared_stream(feeds.lbcs.subscribe(), stores.lbcs.clone())
+        .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
+            if !seen.changed(&node) {
+                return Vec::new();
+            }
+            all_refs(&store, |lbc: &LoadBalancerConfig| {
+                lbc.spec.pools.iter().any(|p| p.node_members.is_some())
+            })
+        })
         .reconcile_on(tokio_stream_from(requeue_rx))
         .reconcile_all_on(initial())
         .with_config(controller_config(options))
@@ -173,6 +188,20 @@ pub async fn run(
         .for_each(|_| futures::future::ready(()));
 
     tokio::join!(services, lbcs, nsgs);
+}
+
+/// Whether the LBC of `svc` has a load balancer: its placement is then fixed, and the nodes
+/// no longer shape the Service's LBC or NSG spec (node members are resolved by the LBC).
+fn deployed(lbcs: &Store<LoadBalancerConfig>, svc: &Service) -> bool {
+    let Some(ns) = svc.metadata.namespace.as_deref() else {
+        return false;
+    };
+    lbcs.get(&ObjectRef::new(&svc.name_any()).within(ns))
+        .is_some_and(|lbc| {
+            lbc.status
+                .as_ref()
+                .is_some_and(|s| s.load_balancer_id.is_some())
+        })
 }
 
 /// The Service an LBC or NSG belongs to: same namespace, the owner-name label (else the

@@ -57,6 +57,8 @@ pub enum CloudOp {
     CreateLoadBalancer {
         /// Request.
         request: Box<CreateLoadBalancerRequest>,
+        /// Port of the first pool's node members.
+        pool_node_port: Option<u16>,
     },
     /// Change the package.
     ResizeLoadBalancer {
@@ -69,6 +71,8 @@ pub enum CloudOp {
     CreatePool {
         /// Request.
         request: PoolRequest,
+        /// Port of its node members (recorded by port, not one by one).
+        node_port: Option<u16>,
     },
     /// Update a pool and its health monitor.
     UpdatePool {
@@ -84,7 +88,7 @@ pub enum CloudOp {
         /// The whole new list (desired + foreign).
         members: Vec<PoolMember>,
         /// The members this cluster owns afterwards.
-        owned: Vec<PoolMember>,
+        owned: OwnedMembers,
     },
     /// Create a listener.
     CreateListener {
@@ -225,6 +229,54 @@ impl Plan {
     /// Nothing to do.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty() && self.claims.is_empty()
+    }
+}
+
+/// The members of a pool this LBC owns, as its status records them
+/// ([`CreatedPool::created_members`] and [`CreatedPool::node_port`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnedMembers {
+    /// Members recorded one by one.
+    pub listed: Vec<PoolMember>,
+    /// Every member on this port is owned (node members of a pool this LBC created).
+    pub node_port: Option<u16>,
+}
+
+impl OwnedMembers {
+    /// What `record` says this LBC owns.
+    pub fn of(record: &CreatedPool) -> Self {
+        Self {
+            listed: record.created_members.clone(),
+            node_port: record.node_port,
+        }
+    }
+
+    /// The record of `members` put by this LBC in a pool: in a pool it created, its node
+    /// members (on `node_port`) are recorded by their port; in an adopted pool, where others'
+    /// members may use the same port, every member is listed.
+    pub fn new(members: &[PoolMember], node_port: Option<u16>, adopted: bool) -> Self {
+        let node_port = node_port.filter(|_| !adopted);
+        Self {
+            listed: sorted(
+                members
+                    .iter()
+                    .filter(|m| node_port != Some(m.port))
+                    .cloned()
+                    .collect(),
+            ),
+            node_port,
+        }
+    }
+
+    /// Whether `m` is owned.
+    pub fn owns(&self, m: &PoolMember) -> bool {
+        self.node_port == Some(m.port) || self.listed.iter().any(|o| o.key() == m.key())
+    }
+
+    /// Writes this into `record`.
+    pub fn record(&self, record: &mut CreatedPool) {
+        record.created_members.clone_from(&self.listed);
+        record.node_port = self.node_port;
     }
 }
 
@@ -470,9 +522,11 @@ fn plan_update(
     let mut pool_ids: BTreeMap<&str, &str> = BTreeMap::new();
     for want in &spec.pools {
         let want_members = sorted(want.members.clone());
+        let node_port = want.node_members.as_ref().map(|n| n.port);
         let Some(have) = obs.pools.iter().find(|p| p.name == want.name) else {
             plan.ops.push(CloudOp::CreatePool {
                 request: pool_request(want, want_members),
+                node_port,
             });
             continue;
         };
@@ -482,8 +536,7 @@ fn plan_update(
             plan.claims.push(Claim::Pool(CreatedPool {
                 id: have.id.clone(),
                 name: have.name.clone(),
-                created_members: Vec::new(),
-                adopted: false,
+                ..CreatedPool::default()
             }));
         }
         let request = pool_request(want, Vec::new());
@@ -493,25 +546,29 @@ fn plan_update(
                 request,
             });
         }
-        let owned_before: &[PoolMember] = record.map_or(&[], |r| r.created_members.as_slice());
-        let foreign = have.members.iter().filter(|m| {
-            !owned_before.iter().any(|o| o.key() == m.key())
-                && !want_members.iter().any(|w| w.key() == m.key())
-        });
+        let owned_before = record.map(OwnedMembers::of).unwrap_or_default();
+        let adopted = record.is_some_and(|r| r.adopted);
+        let foreign = have
+            .members
+            .iter()
+            .filter(|m| !owned_before.owns(m) && !want_members.iter().any(|w| w.key() == m.key()));
         let new_list = sorted(want_members.iter().chain(foreign).cloned().collect());
+        let owned = OwnedMembers::new(&want_members, node_port, adopted);
         if !members_match(&new_list, &have.members) {
             plan.ops.push(CloudOp::ReplaceMembers {
                 pool_id: have.id.clone(),
                 members: new_list,
-                owned: want_members,
+                owned,
             });
-        } else if sorted(owned_before.to_vec()) != want_members {
-            plan.claims.push(Claim::Pool(CreatedPool {
+        } else if owned_before != owned {
+            let mut claim = CreatedPool {
                 id: have.id.clone(),
                 name: have.name.clone(),
-                created_members: want_members,
-                adopted: record.is_some_and(|r| r.adopted),
-            }));
+                adopted,
+                ..CreatedPool::default()
+            };
+            owned.record(&mut claim);
+            plan.claims.push(Claim::Pool(claim));
         }
     }
 
@@ -724,6 +781,9 @@ fn plan_create(
     };
     plan.ops.push(CloudOp::CreateLoadBalancer {
         request: Box::new(request),
+        pool_node_port: first_pool
+            .and_then(|p| p.node_members.as_ref())
+            .map(|n| n.port),
     });
     for p in &spec.pools {
         if first_pool.is_some_and(|f| f.name == p.name) {
@@ -731,6 +791,7 @@ fn plan_create(
         }
         plan.ops.push(CloudOp::CreatePool {
             request: pool_request(p, sorted(p.members.clone())),
+            node_port: p.node_members.as_ref().map(|n| n.port),
         });
     }
     let pool_ref = |n: &str| PoolRef::Name(n.to_owned());
@@ -822,17 +883,18 @@ fn plan_teardown_lb(
             continue;
         };
         if r.adopted {
+            let owned = OwnedMembers::of(r);
             let rest: Vec<PoolMember> = have
                 .members
                 .iter()
-                .filter(|m| !r.created_members.iter().any(|c| c.key() == m.key()))
+                .filter(|m| !owned.owns(m))
                 .cloned()
                 .collect();
             if rest.len() != have.members.len() {
                 plan.ops.push(CloudOp::ReplaceMembers {
                     pool_id: r.id.clone(),
                     members: sorted(rest),
-                    owned: Vec::new(),
+                    owned: OwnedMembers::default(),
                 });
             }
         } else {
@@ -903,11 +965,31 @@ fn forget_policy(status: &mut LoadBalancerConfigStatus, listener_id: &str, polic
     }
 }
 
+/// Records a pool this LBC created with `request`.
+fn record_created_pool(
+    status: &mut LoadBalancerConfigStatus,
+    id: String,
+    request: &PoolRequest,
+    node_port: Option<u16>,
+) {
+    status.created_pools.retain(|r| r.id != id);
+    let mut record = CreatedPool {
+        id,
+        name: request.name.clone(),
+        ..CreatedPool::default()
+    };
+    OwnedMembers::new(&request.members, node_port, false).record(&mut record);
+    status.created_pools.push(record);
+}
+
 /// Records a completed operation in the status.
 pub fn record_op(status: &mut LoadBalancerConfigStatus, op: &CloudOp, ids: &OpIds) {
     let id = ids.id.clone().unwrap_or_default();
     match op {
-        CloudOp::CreateLoadBalancer { request } => {
+        CloudOp::CreateLoadBalancer {
+            request,
+            pool_node_port,
+        } => {
             status.load_balancer_id = Some(id.clone());
             status.created_load_balancer_id = Some(id);
             status.created_tags.clone_from(&request.tags);
@@ -920,27 +1002,15 @@ pub fn record_op(status: &mut LoadBalancerConfigStatus, op: &CloudOp, ids: &OpId
                 });
             }
             if let (Some(p), Some(pid)) = (&request.pool, &ids.pool_id) {
-                status.created_pools.retain(|r| &r.id != pid);
-                status.created_pools.push(CreatedPool {
-                    id: pid.clone(),
-                    name: p.name.clone(),
-                    created_members: p.members.clone(),
-                    adopted: false,
-                });
+                record_created_pool(status, pid.clone(), p, *pool_node_port);
             }
         }
-        CloudOp::CreatePool { request } => {
-            status.created_pools.retain(|r| r.id != id);
-            status.created_pools.push(CreatedPool {
-                id,
-                name: request.name.clone(),
-                created_members: request.members.clone(),
-                adopted: false,
-            });
+        CloudOp::CreatePool { request, node_port } => {
+            record_created_pool(status, id, request, *node_port);
         }
         CloudOp::ReplaceMembers { pool_id, owned, .. } => {
             if let Some(r) = status.created_pools.iter_mut().find(|r| &r.id == pool_id) {
-                r.created_members.clone_from(owned);
+                owned.record(r);
             }
         }
         CloudOp::CreateListener { request, .. } => {
@@ -1039,7 +1109,7 @@ pub fn simulate_with_certificates(
             certs.iter().find(|c| c.name == name).map(|c| c.id.clone())
         };
         match op {
-            CloudOp::CreateLoadBalancer { request } => {
+            CloudOp::CreateLoadBalancer { request, .. } => {
                 let lb_id = next("lb");
                 let mut o = Observed {
                     lb: LoadBalancer {
@@ -1089,7 +1159,7 @@ pub fn simulate_with_certificates(
                     CloudOp::ResizeLoadBalancer { package_id, .. } => {
                         o.lb.package_id.clone_from(package_id);
                     }
-                    CloudOp::CreatePool { request } => {
+                    CloudOp::CreatePool { request, .. } => {
                         let pid = next("pool");
                         o.pools.push(pool_from(&pid, request));
                         ids.id = Some(pid);

@@ -19,9 +19,10 @@ use kube::{Api, ResourceExt};
 use vlb_domain::model::condition::{Condition, ConditionStatus, READY, REASON_SUCCESS};
 use vlb_domain::model::{
     CreatedListener, CreatedPool, LoadBalancerConfigSpec, LoadBalancerConfigStatus,
-    ManagedSecurityGroupStatus, NodeInfo, NodeSecurityGroupStatus, ObjectKey, ObjectRef,
+    ManagedSecurityGroupStatus, NodeInfo, NodeSecurityGroupStatus, NodeView, ObjectKey, ObjectRef,
     ServerSecurityGroupStatus, ServiceStatusView,
 };
+use vlb_domain::planner::OwnedMembers;
 use vlb_domain::ports::{Batch, Event, EventSink, Mutator, SystemClock};
 use vlb_domain::usecase::{Config, Deps, service};
 use vlb_k8s_adapter::reader::service_view;
@@ -120,14 +121,17 @@ pub async fn seed_children(h: &Harness, services: usize) -> Result<usize> {
                 .unwrap_or_default(),
         })
         .collect();
+    let node_views = deps.reader.list_nodes().await?;
     let pp = PatchParams::apply(TEST_FIELD_MANAGER).force();
     let patched: Vec<Result<()>> = futures::stream::iter(0..views.len())
         .map(|i| {
             let (lbcs, nsgs, nodes, pp) = (&lbcs, &nsgs, &nodes, &pp);
+            let node_views = &node_views;
             let name = views[i].name.clone();
             async move {
                 let lbc = lbcs.get(&name).await.context("seeded LBC")?;
-                let status = converged_lbc_status(i, &lbc.spec, lbc.metadata.generation);
+                let status =
+                    converged_lbc_status(i, &lbc.spec, node_views, lbc.metadata.generation);
                 apply_status(lbcs, &name, pp, &status).await?;
                 let nsg = nsgs.get(&name).await.context("seeded NSG")?;
                 let status = converged_nsg_status(i, nodes, nsg.metadata.generation);
@@ -180,9 +184,11 @@ fn ready(generation: Option<i64>) -> Condition {
 fn converged_lbc_status(
     i: usize,
     spec: &LoadBalancerConfigSpec,
+    nodes: &[NodeView],
     generation: Option<i64>,
 ) -> LoadBalancerConfigStatus {
     let lb = format!("lb-00000000-0000-4000-8000-{i:012}");
+    let resolved = vlb_domain::members::resolve_node_members(spec, nodes);
     LoadBalancerConfigStatus {
         observed_generation: generation,
         last_reconcile_time: Some(jiff::Timestamp::now()),
@@ -207,11 +213,17 @@ fn converged_lbc_status(
             .pools
             .iter()
             .enumerate()
-            .map(|(j, p)| CreatedPool {
-                id: format!("pool-00000000-0000-4000-8000-{i:08}{j:04}"),
-                name: p.name.clone(),
-                created_members: p.members.clone(),
-                adopted: false,
+            .map(|(j, p)| {
+                let mut record = CreatedPool {
+                    id: format!("pool-00000000-0000-4000-8000-{i:08}{j:04}"),
+                    name: p.name.clone(),
+                    ..CreatedPool::default()
+                };
+                // What the LBC reconcile records for the members it resolved.
+                let resolved = &resolved.pools[j].members;
+                let node_port = p.node_members.as_ref().map(|n| n.port);
+                OwnedMembers::new(resolved, node_port, false).record(&mut record);
+                record
             })
             .collect(),
         created_listeners: spec

@@ -84,9 +84,31 @@ pub struct PoolSpec {
     /// Health monitor.
     #[serde(default)]
     pub health_monitor: HealthMonitor,
-    /// Members.
+    /// Members given one by one (pod addresses for target type `ip`, or written by hand).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<PoolMember>,
+    /// Members given as every selected node at one port, resolved from the cluster's Nodes
+    /// each time the LBC is reconciled (so the LBC does not grow, nor change, with the
+    /// nodes). The pool's members are `members` plus these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_members: Option<NodeMembers>,
+}
+
+/// Pool members on every selected node: the node's InternalIP at `port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMembers {
+    /// Port on every node (the Service's NodePort).
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    /// Health-check port (default: `port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub monitor_port: Option<u16>,
+    /// Only nodes with all these labels (empty: every node that may carry load-balancer
+    /// traffic: Ready, not excluded, not being removed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub select_node_labels: BTreeMap<String, String>,
 }
 
 /// Desired listener.
@@ -207,6 +229,11 @@ pub struct LoadBalancerConfigSpec {
 }
 
 /// A pool this LBC created (or adopted, with `adopted: true`), with the members it created.
+///
+/// In a pool this LBC created, the members on `nodePort` are its node members and are not
+/// listed one by one (the record stays the same size however many nodes there are); in an
+/// adopted pool every member this LBC added is listed, so members of others on the same
+/// port are never taken.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedPool {
@@ -215,9 +242,13 @@ pub struct CreatedPool {
     /// Pool name.
     #[serde(default)]
     pub name: String,
-    /// Members this LBC put in the pool.
+    /// Members this LBC put in the pool (besides its node members on `nodePort`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_members: Vec<PoolMember>,
+    /// Port of the node members this LBC put in the pool it created: every member on it is
+    /// this LBC's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<u16>,
     /// The pool existed before: never deleted by this cluster.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,

@@ -5,8 +5,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::model::{
     CreateCertificate, HealthCheckProtocol, HealthMonitor, L7Rule, ListenerCertificate,
-    ListenerProtocol, LoadBalancerConfigSpec, PolicyAction, PolicyCompareType, PolicyRuleType,
-    PolicySpec, PoolAlgorithm, PoolProtocol,
+    ListenerProtocol, LoadBalancerConfigSpec, NodeMembers, PolicyAction, PolicyCompareType,
+    PolicyRuleType, PolicySpec, PoolAlgorithm, PoolProtocol,
 };
 
 const CLUSTER: &str = "cluster-1";
@@ -111,6 +111,9 @@ struct PortSpec {
     cert: u8,
     /// Policies (HTTP and HTTPS listeners).
     policies: Vec<PolicyGen>,
+    /// Members given as node members (the spec as the LBC reconcile resolves it: the
+    /// template plus the members it resolved to).
+    on_nodes: bool,
 }
 
 fn cert_ref(cert: u8) -> ListenerCertificate {
@@ -207,6 +210,11 @@ fn spec_of(ports: &[PortSpec], tags: &BTreeMap<String, String>) -> LoadBalancerC
                 .iter()
                 .map(|i| member(*i, 30000 + p.port))
                 .collect(),
+            node_members: p.on_nodes.then(|| NodeMembers {
+                port: 30000 + p.port,
+                monitor_port: None,
+                select_node_labels: BTreeMap::new(),
+            }),
         });
         let https = lp == ListenerProtocol::Https;
         let certificate_default = https.then(|| cert_ref(p.cert));
@@ -299,7 +307,14 @@ fn port_specs() -> impl Strategy<Value = Vec<PortSpec>> {
                 0u8..3,
                 5u32..8,
             ),
-            (40u32..43, 0u8..2, 0u8..3, 0u8..4, policy_gens()),
+            (
+                40u32..43,
+                0u8..2,
+                0u8..3,
+                0u8..4,
+                policy_gens(),
+                any::<bool>(),
+            ),
         ),
         0..4,
     )
@@ -310,7 +325,7 @@ fn port_specs() -> impl Strategy<Value = Vec<PortSpec>> {
                     port,
                     (
                         (udp, members, algorithm, interval),
-                        (timeout_client, cidr, l7, cert, policies),
+                        (timeout_client, cidr, l7, cert, policies, on_nodes),
                     ),
                 )| PortSpec {
                     port,
@@ -323,6 +338,7 @@ fn port_specs() -> impl Strategy<Value = Vec<PortSpec>> {
                     l7,
                     cert,
                     policies,
+                    on_nodes,
                 },
             )
             .collect()
@@ -658,7 +674,7 @@ fn new_load_balancer_carries_its_first_listener_and_pool_inline() {
     ];
     let spec = spec_of(&ports, &BTreeMap::new());
     let p = plan(&spec, &LoadBalancerConfigStatus::default(), None, CLUSTER);
-    let CloudOp::CreateLoadBalancer { request } = &p.ops[0] else {
+    let CloudOp::CreateLoadBalancer { request, .. } = &p.ops[0] else {
         panic!("{p:?}")
     };
     assert_eq!(request.listener.as_ref().unwrap().port, 80);
@@ -670,7 +686,9 @@ fn new_load_balancer_carries_its_first_listener_and_pool_inline() {
             .map(String::as_str),
         Some(CLUSTER)
     );
-    assert!(matches!(&p.ops[1], CloudOp::CreatePool { request } if request.name == "pool_UDP_81"));
+    assert!(
+        matches!(&p.ops[1], CloudOp::CreatePool { request, .. } if request.name == "pool_UDP_81")
+    );
     assert!(matches!(&p.ops[2], CloudOp::CreateListener { request, .. } if request.port == 81));
     assert_eq!(p.ops.len(), 3);
 }
@@ -741,6 +759,107 @@ fn shared_load_balancer_keeps_foreign_listener_and_members_through_create_update
         Some("someone-else")
     );
     assert!(!obs3.lb.tags.contains_key(crate::tags::CLUSTER_IDS));
+}
+
+/// A spec with one TCP port 80 whose pool has node members (NodePort 30080) resolved to
+/// `members`.
+fn on_nodes(members: Vec<u8>) -> LoadBalancerConfigSpec {
+    spec_of(
+        &[PortSpec {
+            port: 80,
+            members,
+            on_nodes: true,
+            ..PortSpec::default()
+        }],
+        &crate::tags::cluster_tags(CLUSTER, "net-1"),
+    )
+}
+
+fn pool_80(obs: &mut Observed) -> &mut Pool {
+    obs.pools
+        .iter_mut()
+        .find(|p| p.name == "pool_TCP_80")
+        .expect("pool of port 80")
+}
+
+#[test]
+fn node_members_of_a_created_pool_are_recorded_by_port_and_a_leaving_node_goes() {
+    let (mut status, mut seed) = (LoadBalancerConfigStatus::default(), 0);
+    let mut obs = step(None, &mut status, &on_nodes(vec![1, 2, 3]), &mut seed);
+    assert_eq!(status.created_pools.len(), 1);
+    let record = &status.created_pools[0];
+    assert!(record.created_members.is_empty(), "{record:?}");
+    assert_eq!(record.node_port, Some(30080));
+    assert_eq!(pool_80(&mut obs).members.len(), 3);
+    // Someone adds a member on another port to our pool: it is not ours.
+    pool_80(&mut obs).members.push(member(60, 9000));
+    // Node 3 leaves.
+    let mut obs = step(Some(obs), &mut status, &on_nodes(vec![1, 2]), &mut seed);
+    assert_eq!(
+        sorted(pool_80(&mut obs).members.clone()),
+        sorted(vec![member(1, 30080), member(2, 30080), member(60, 9000)])
+    );
+    assert!(status.created_pools[0].created_members.is_empty());
+}
+
+#[test]
+fn node_members_in_an_adopted_pool_are_listed_so_others_on_the_same_port_stay() {
+    let mut obs = foreign_lb();
+    // Another cluster's node sits in the pool on the very same port.
+    obs.pools.push(Pool {
+        id: "pool-adopted".into(),
+        name: "pool_TCP_80".into(),
+        protocol: Some(PoolProtocol::Tcp),
+        members: vec![member(70, 30080)],
+        ..Pool::default()
+    });
+    let mut status = LoadBalancerConfigStatus {
+        load_balancer_id: Some("lb-shared".into()),
+        adopted_load_balancer_id: Some("lb-shared".into()),
+        created_pools: vec![CreatedPool {
+            id: "pool-adopted".into(),
+            name: "pool_TCP_80".into(),
+            adopted: true,
+            ..CreatedPool::default()
+        }],
+        ..LoadBalancerConfigStatus::default()
+    };
+    let mut seed = 0;
+    let mut obs = step(Some(obs), &mut status, &on_nodes(vec![1, 2]), &mut seed);
+    let record = status
+        .created_pools
+        .iter()
+        .find(|r| r.id == "pool-adopted")
+        .unwrap();
+    assert_eq!(record.node_port, None);
+    assert_eq!(record.created_members, [member(1, 30080), member(2, 30080)]);
+    assert!(pool_80(&mut obs).members.contains(&member(70, 30080)));
+    // Node 2 leaves: only it goes.
+    let mut obs = step(Some(obs), &mut status, &on_nodes(vec![1]), &mut seed);
+    assert_eq!(
+        sorted(pool_80(&mut obs).members.clone()),
+        sorted(vec![member(1, 30080), member(70, 30080)])
+    );
+    // Teardown leaves the other cluster's member.
+    let down = plan_teardown(&status, Some(&obs), CLUSTER);
+    let mut obs = simulate(Some(obs), &mut status, &down, &mut seed).expect("LB survives");
+    assert_eq!(pool_80(&mut obs).members, [member(70, 30080)]);
+}
+
+#[test]
+fn a_status_listing_node_members_one_by_one_moves_to_the_port_record() {
+    let (mut status, mut seed) = (LoadBalancerConfigStatus::default(), 0);
+    let obs = step(None, &mut status, &on_nodes(vec![1, 2]), &mut seed);
+    // As an older version recorded it: every member listed, no port.
+    status.created_pools[0].node_port = None;
+    status.created_pools[0].created_members = vec![member(1, 30080), member(2, 30080)];
+    let mut obs = step(Some(obs), &mut status, &on_nodes(vec![1]), &mut seed);
+    assert_eq!(pool_80(&mut obs).members, [member(1, 30080)]);
+    let record = &status.created_pools[0];
+    assert_eq!(
+        (record.created_members.len(), record.node_port),
+        (0, Some(30080))
+    );
 }
 
 #[test]
@@ -891,7 +1010,7 @@ fn l7_changes_follow_the_go_order_certificates_first_redundant_certificates_afte
     let listener = pos(&p, |o| matches!(o, CloudOp::CreateListener { .. }));
     let policy = pos(&p, |o| matches!(o, CloudOp::CreatePolicy { .. }));
     assert!(cert < lb && lb < listener && listener < policy, "{p:?}");
-    let CloudOp::CreateLoadBalancer { request } = &p.ops[lb] else {
+    let CloudOp::CreateLoadBalancer { request, .. } = &p.ops[lb] else {
         unreachable!()
     };
     assert!(

@@ -8,6 +8,7 @@
 //! spec keeps being served. For LBCs sharing a load balancer, see
 //! [`lbcs_sharing_load_balancer`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Config, Deps, LBC_FINALIZER};
@@ -292,7 +293,7 @@ impl Refs {
     /// Learns the ids a completed operation created.
     fn learn(&mut self, op: &CloudOp, ids: &OpIds) {
         match (op, &ids.id) {
-            (CloudOp::CreateLoadBalancer { request }, _) => {
+            (CloudOp::CreateLoadBalancer { request, .. }, _) => {
                 if let (Some(p), Some(id)) = (&request.pool, &ids.pool_id) {
                     self.pools.insert(p.name.clone(), id.clone());
                 }
@@ -300,7 +301,7 @@ impl Refs {
                     self.listeners.insert(l.port, id.clone());
                 }
             }
-            (CloudOp::CreatePool { request }, Some(id)) => {
+            (CloudOp::CreatePool { request, .. }, Some(id)) => {
                 self.pools.insert(request.name.clone(), id.clone());
             }
             (CloudOp::CreateListener { request, .. }, Some(id)) => {
@@ -325,7 +326,7 @@ async fn execute(
     refs: &Refs,
 ) -> Result<OpIds, CloudError> {
     let mut ids = OpIds::default();
-    if let CloudOp::CreateLoadBalancer { request } = op {
+    if let CloudOp::CreateLoadBalancer { request, .. } = op {
         let id = deps.lb.create_load_balancer(request).await?;
         if let Some(l) = &request.listener {
             ids.listener_id = deps
@@ -354,7 +355,9 @@ async fn execute(
         CloudOp::ResizeLoadBalancer { package_id, .. } => {
             deps.lb.resize_load_balancer(&lb, package_id).await?;
         }
-        CloudOp::CreatePool { request } => ids.id = Some(deps.lb.create_pool(&lb, request).await?),
+        CloudOp::CreatePool { request, .. } => {
+            ids.id = Some(deps.lb.create_pool(&lb, request).await?)
+        }
         CloudOp::UpdatePool { pool_id, request } => {
             deps.lb.update_pool(&lb, pool_id, request).await?;
         }
@@ -607,6 +610,21 @@ fn retire_recorded(status: &mut LoadBalancerConfigStatus) {
     status.created_load_balancer_id = None;
 }
 
+/// The spec with its pools' node members resolved on the cluster's current Nodes (read
+/// from the cache only when a pool has node members).
+async fn resolved_spec<'a>(
+    deps: &Deps,
+    spec: &'a LoadBalancerConfigSpec,
+) -> Result<Cow<'a, LoadBalancerConfigSpec>, DomainError> {
+    if spec.pools.iter().all(|p| p.node_members.is_none()) {
+        return Ok(Cow::Borrowed(spec));
+    }
+    let nodes = deps.reader.list_nodes().await?;
+    Ok(Cow::Owned(crate::members::resolve_node_members(
+        spec, &nodes,
+    )))
+}
+
 /// Observe, plan, execute; returns the listener conflicts of the plan.
 async fn converge(
     deps: &Deps,
@@ -661,8 +679,9 @@ async fn converge(
         }
     };
     let certs = certificates(deps, cfg, lbc, status).await?;
+    let spec = resolved_spec(deps, &lbc.spec).await?;
     let plan = planner::plan_with_certificates(
-        &lbc.spec,
+        &spec,
         status,
         observed.as_ref(),
         certs.as_ref(),

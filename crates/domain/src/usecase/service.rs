@@ -13,8 +13,9 @@ use crate::model::condition::{self, ConditionStatus, REASON_INVALID_ANNOTATIONS}
 use crate::model::{
     EndpointView, HealthCheckProtocol, HealthMonitor, IngressView, ListenerProtocol, ListenerSpec,
     LoadBalancerConfigSpec, LoadBalancerConfigView, LoadBalancerType, ManagedSecurityGroup,
-    NodeSecurityGroupRule, NodeSecurityGroupSpec, NodeView, ObjectKey, PoolProtocol, PoolSpec,
-    PortProtocol, RuleDirection, RuleProtocol, ServicePortView, ServiceStatusView, ServiceView,
+    NodeMembers, NodeSecurityGroupRule, NodeSecurityGroupSpec, NodeView, ObjectKey, PoolProtocol,
+    PoolSpec, PortProtocol, RuleDirection, RuleProtocol, ServicePortView, ServiceStatusView,
+    ServiceView,
 };
 use crate::naming::Namer;
 use crate::ports::DesiredMeta;
@@ -360,13 +361,19 @@ pub fn build_lbc_spec(
             stickiness: None,
             tls_encryption: None,
             health_monitor: health_monitor(settings, port),
-            members: members::members(
-                settings.target_type,
-                port,
-                nodes,
-                endpoints,
-                settings.healthcheck_port,
-            ),
+            members: match settings.target_type {
+                TargetType::Ip => {
+                    members::endpoint_members(port, nodes, endpoints, settings.healthcheck_port)
+                }
+                TargetType::Instance => Vec::new(),
+            },
+            // Resolved from the Nodes by the LBC's reconcile: the LBC does not list nodes.
+            node_members: (settings.target_type == TargetType::Instance && port.node_port != 0)
+                .then(|| NodeMembers {
+                    port: port.node_port,
+                    monitor_port: settings.healthcheck_port,
+                    select_node_labels: settings.target_node_labels.clone(),
+                }),
         });
         spec.listeners.push(ListenerSpec {
             name: namer.listener(port),
@@ -419,15 +426,17 @@ pub fn build_nsg_spec(
         } else {
             RuleProtocol::Tcp
         };
-        for m in &pool.members {
+        let listed = pool.members.iter().map(|m| (m.port, m.monitor_port));
+        let on_nodes = pool.node_members.iter().map(|n| (n.port, n.monitor_port));
+        for (port, monitor_port) in listed.chain(on_nodes) {
             rules.insert(rule(
                 proto,
-                m.port,
-                m.port,
-                format!("load balancer to port {}", m.port),
+                port,
+                port,
+                format!("load balancer to port {port}"),
             ));
-            if let Some(mp) = m.monitor_port
-                && mp != m.port
+            if let Some(mp) = monitor_port
+                && mp != port
             {
                 rules.insert(rule(
                     RuleProtocol::Tcp,

@@ -243,8 +243,11 @@ async fn service_applies_lbc_and_nsg_and_copies_the_address() {
         .iter()
         .find(|p| p.protocol == PoolProtocol::Tcp)
         .unwrap();
-    assert_eq!(tcp.members.len(), 2);
-    assert_eq!(tcp.members[0].ip, "10.0.0.1");
+    // Node members are a template the LBC resolves: the LBC never lists the nodes.
+    assert!(tcp.members.is_empty());
+    let on_nodes = tcp.node_members.as_ref().unwrap();
+    assert_eq!((on_nodes.port, on_nodes.monitor_port), (31080, None));
+    assert!(on_nodes.select_node_labels.is_empty());
     assert_eq!(spec.tags[crate::tags::CLUSTER_IDS], CLUSTER);
     let status = seen.svc_status.lock().unwrap().clone().unwrap();
     assert_eq!(status.ingress[0].ip.as_deref(), Some("203.0.113.7"));
@@ -453,6 +456,7 @@ fn lbc_spec(ports: &[(u16, ListenerProtocol)]) -> LoadBalancerConfigSpec {
                 weight: None,
                 backup: None,
             }],
+            node_members: None,
         });
         spec.listeners.push(ListenerSpec {
             name: format!("listener_{port}"),
@@ -569,6 +573,53 @@ async fn new_lbc_creates_the_load_balancer_and_records_what_it_created() {
     assert_eq!(st.observed_generation, Some(2));
     let c = condition::find_condition(&st.conditions, condition::READY).unwrap();
     assert_eq!(c.status, ConditionStatus::True);
+}
+
+#[tokio::test]
+async fn new_lbc_puts_the_selected_nodes_of_its_node_member_template_in_the_pool() {
+    let mut spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
+    spec.pools[0].members.clear();
+    spec.pools[0].node_members = Some(crate::model::NodeMembers {
+        port: 31080,
+        monitor_port: None,
+        select_node_labels: BTreeMap::new(),
+    });
+    let mut m = Mocks::new();
+    m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
+    let mut unready = node("c", "10.0.0.3");
+    unready.ready = false;
+    m.reader.expect_list_nodes().times(1).returning(move || {
+        Ok(vec![
+            node("b", "10.0.0.2"),
+            node("a", "10.0.0.1"),
+            unready.clone(),
+        ])
+    });
+    m.lb.expect_find_load_balancer_by_name()
+        .returning(|_| Ok(None));
+    m.lb.expect_create_load_balancer()
+        .times(1)
+        .returning(|req| {
+            let pool = req.pool.as_ref().unwrap();
+            let got: Vec<(&str, u16)> = pool.members.iter().map(PoolMember::key).collect();
+            assert_eq!(got, [("10.0.0.1", 31080), ("10.0.0.2", 31080)]);
+            Ok("lb-1".into())
+        });
+    expect_inline_reads(&mut m);
+    m.lb.expect_get_load_balancer()
+        .returning(|id| Ok(active(id)));
+    let (deps, seen) = m.deps();
+    reconcile_lbc(
+        &deps,
+        &cfg(),
+        &lbc_view(spec, LoadBalancerConfigStatus::default()),
+    )
+    .await
+    .unwrap();
+    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    // Recorded by port: the status does not grow with the nodes.
+    assert!(st.created_pools[0].created_members.is_empty());
+    assert_eq!(st.created_pools[0].node_port, Some(31080));
 }
 
 #[tokio::test]
