@@ -1,6 +1,6 @@
 //! Measures how many requests per second the emulator serves on this machine.
 //!
-//! `cargo run --release -p vlb-vngcloud-emulator --example throughput -- [CONNECTIONS] [SECONDS]`
+//! `cargo run --release -p vlb-vngcloud-emulator --example vngcloud_emulator_throughput -- [CONNECTIONS] [SECONDS]`
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 

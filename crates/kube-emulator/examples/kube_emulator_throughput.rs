@@ -1,6 +1,6 @@
 //! Throughput and memory of the emulator on this machine; the numbers go to BENCHMARKS.md.
 //!
-//! `cargo run --release -p vlb-kube-emulator --example throughput`
+//! `cargo run --release -p vlb-kube-emulator --example kube_emulator_throughput`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
