@@ -14,13 +14,13 @@ use async_trait::async_trait;
 use futures::StreamExt as _;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::{Api, ResourceExt};
 use vlb_domain::model::condition::{Condition, ConditionStatus, READY, REASON_SUCCESS};
 use vlb_domain::model::{
     CreatedListener, CreatedPool, LoadBalancerConfigSpec, LoadBalancerConfigStatus,
-    ManagedSecurityGroupStatus, NodeInfo, NodeSecurityGroupStatus, NodeView, ObjectKey, ObjectRef,
-    ServerSecurityGroupStatus, ServiceStatusView,
+    ManagedSecurityGroupStatus, NodeSecurityGroupStatus, NodeView, ObjectKey, ObjectRef,
+    ServiceStatusView,
 };
 use vlb_domain::planner::OwnedMembers;
 use vlb_domain::ports::{Batch, Event, EventSink, Mutator, SystemClock};
@@ -107,26 +107,12 @@ pub async fn seed_children(h: &Harness, services: usize) -> Result<usize> {
     }
     let lbcs: Api<LoadBalancerConfig> = Api::namespaced(h.client.clone(), &h.namespace);
     let nsgs: Api<NodeSecurityGroup> = Api::namespaced(h.client.clone(), &h.namespace);
-    let nodes: Vec<NodeInfo> = stores
-        .nodes
-        .state()
-        .iter()
-        .map(|n| NodeInfo {
-            name: n.name_any(),
-            server_id: n
-                .spec
-                .as_ref()
-                .and_then(|s| s.provider_id.clone())
-                .and_then(|p| p.rsplit('/').next().map(str::to_owned))
-                .unwrap_or_default(),
-        })
-        .collect();
     let node_views = deps.reader.list_nodes().await?;
+    let node_count = u32::try_from(node_views.len()).unwrap_or(u32::MAX);
     let pp = PatchParams::apply(TEST_FIELD_MANAGER).force();
     let patched: Vec<Result<()>> = futures::stream::iter(0..views.len())
         .map(|i| {
-            let (lbcs, nsgs, nodes, pp) = (&lbcs, &nsgs, &nodes, &pp);
-            let node_views = &node_views;
+            let (lbcs, nsgs, pp, node_views) = (&lbcs, &nsgs, &pp, &node_views);
             let name = views[i].name.clone();
             async move {
                 let lbc = lbcs.get(&name).await.context("seeded LBC")?;
@@ -134,7 +120,7 @@ pub async fn seed_children(h: &Harness, services: usize) -> Result<usize> {
                     converged_lbc_status(i, &lbc.spec, node_views, lbc.metadata.generation);
                 apply_status(lbcs, &name, pp, &status).await?;
                 let nsg = nsgs.get(&name).await.context("seeded NSG")?;
-                let status = converged_nsg_status(i, nodes, nsg.metadata.generation);
+                let status = converged_nsg_status(i, node_count, nsg.metadata.generation);
                 apply_status(nsgs, &name, pp, &status).await?;
                 Ok(())
             }
@@ -241,27 +227,22 @@ fn converged_lbc_status(
     }
 }
 
-/// The status of a converged NSG: every node selected, its group attached to each.
+/// The status of a converged NSG: every node selected, its group attached to each. The
+/// bench's NSGs have a managed group and no extra groups, so no server is listed.
 fn converged_nsg_status(
     i: usize,
-    nodes: &[NodeInfo],
+    node_count: u32,
     generation: Option<i64>,
 ) -> NodeSecurityGroupStatus {
     let sg = format!("secg-00000000-0000-4000-8000-{i:012}");
     NodeSecurityGroupStatus {
-        selected_nodes: nodes.to_vec(),
+        selected_nodes: Vec::new(),
+        selected_node_count: node_count,
         managed_security_group: ManagedSecurityGroupStatus {
-            id: Some(sg.clone()),
+            id: Some(sg),
             error: None,
         },
-        server_security_groups: nodes
-            .iter()
-            .map(|n| ServerSecurityGroupStatus {
-                server_id: n.server_id.clone(),
-                attached_security_group_ids: vec![sg.clone()],
-                error: None,
-            })
-            .collect(),
+        server_security_groups: Vec::new(),
         observed_generation: generation.unwrap_or_default(),
         last_reconcile_time: Some(jiff::Timestamp::now()),
         last_reconcile_message: "security groups attached".to_owned(),

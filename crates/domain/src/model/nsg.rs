@@ -83,7 +83,8 @@ pub struct NodeInfo {
 pub struct ServerSecurityGroupStatus {
     /// Server id.
     pub server_id: String,
-    /// Groups attached by this NSG.
+    /// Groups attached by this NSG other than its managed group (entries written by older
+    /// versions may list the managed group too).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attached_security_group_ids: Vec<String>,
     /// Error of the last attachment.
@@ -104,16 +105,26 @@ pub struct ManagedSecurityGroupStatus {
 }
 
 /// Observed state of a `NodeSecurityGroup`.
+///
+/// Its size does not grow with the number of nodes in the normal case: whether a server
+/// carries the managed group is read from the cloud (the group is this NSG's alone), so only
+/// failed attachments and the extra groups this NSG attached need a per-server record.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSecurityGroupStatus {
-    /// Selected nodes.
+    /// No longer written (the count is in selectedNodeCount); read for compatibility.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selected_nodes: Vec<NodeInfo>,
+    /// Number of nodes selected at the last reconcile.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub selected_node_count: u32,
     /// Managed group.
     #[serde(default)]
     pub managed_security_group: ManagedSecurityGroupStatus,
-    /// Per-server attachment.
+    /// Servers with an attachment error, and servers where this NSG attached groups other
+    /// than its managed group (only those groups are listed). Entries written by older
+    /// versions, which list every selected server and may include the managed group, are
+    /// still honoured: their groups are detached once the server is no longer selected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_security_groups: Vec<ServerSecurityGroupStatus>,
     /// Generation last reconciled.
@@ -129,4 +140,10 @@ pub struct NodeSecurityGroupStatus {
     /// Conditions (`Ready`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+// Serde's `skip_serializing_if` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

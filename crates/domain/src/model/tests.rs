@@ -95,3 +95,18 @@ fn json_schema_has_enums_and_port_ranges() {
     let nsg = serde_json::to_value(schemars::schema_for!(NodeSecurityGroupStatus)).unwrap();
     assert!(nsg.to_string().contains("serverSecurityGroups"));
 }
+
+#[test]
+fn nsg_status_count_is_selected_node_count_and_absent_in_old_statuses() {
+    let st = serde_json::json!({
+        "selectedNodeCount": 500,
+        "managedSecurityGroup": {"id": "secg-m"},
+        "observedGeneration": 1
+    });
+    let parsed: NodeSecurityGroupStatus = serde_json::from_value(st.clone()).unwrap();
+    assert_eq!(parsed.selected_node_count, 500);
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), st);
+    let old: NodeSecurityGroupStatus =
+        serde_json::from_value(serde_json::json!({"observedGeneration": 1})).unwrap();
+    assert_eq!(old.selected_node_count, 0);
+}

@@ -3,6 +3,23 @@
 //! one shared value (each write replaces it whole), so a reconcile writes it for every NSG at
 //! once: the groups the other NSGs want there and the ones they are leaving go in the same
 //! write, and a node joining or leaving costs one write per server, not one per Service.
+//!
+//! The status does not grow with the nodes. The managed group is created by this NSG and is
+//! its alone, so whether a server carries it is read from the server (reads are cached in
+//! the cloud adapter): the server of every listed node that is not selected loses it, whether
+//! or not the status ever named that server. The status keeps the number of selected nodes,
+//! and per-server entries only for servers whose attachment failed and for servers where this
+//! NSG attached extra groups (`spec.attachSecurityGroups`: owned by the user and shared, so
+//! the server alone cannot tell whether this NSG put them there). In the usual case (a
+//! managed group, no extra groups, every attachment done) it has no per-server entry at all.
+//! Entries written by older versions (one per selected server, the managed group included)
+//! are still honoured: their groups are detached once the server is no longer selected.
+//!
+//! Deleted Nodes: only the servers of listed Node objects are visited, so the server of a
+//! Node whose object is gone is not. That is acceptable: on VKS a Node's server is deleted
+//! with it, and a kubelet whose Node object was deleted registers it again, so its server
+//! comes back as a Node and is handled then. Old-format entries still cover the servers they
+//! list.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,9 +28,8 @@ use crate::error::{CloudError, DomainError};
 use crate::members;
 use crate::model::condition::{self, REASON_FAILED, REASON_SUCCESS};
 use crate::model::{
-    ManagedSecurityGroup, NodeInfo, NodeSecurityGroupRule, NodeSecurityGroupStatus,
-    NodeSecurityGroupView, ObjectKind, ObjectRef, SecurityGroup, SecurityGroupRule,
-    ServerSecurityGroupStatus,
+    ManagedSecurityGroup, NodeSecurityGroupRule, NodeSecurityGroupStatus, NodeSecurityGroupView,
+    NodeView, ObjectKind, ObjectRef, SecurityGroup, SecurityGroupRule, ServerSecurityGroupStatus,
 };
 
 fn object_ref(nsg: &NodeSecurityGroupView) -> ObjectRef {
@@ -133,7 +149,8 @@ struct Others {
     /// Their managed group once it exists and their extra groups, on the servers of the
     /// nodes they select.
     wanted: BTreeMap<String, BTreeSet<String>>,
-    /// The groups they attached to servers they no longer select (due to be detached).
+    /// The groups due to be detached: their managed group on the server of every node they
+    /// do not select, and the groups they recorded for servers they no longer select.
     leaving: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -143,31 +160,39 @@ struct Others {
 fn others(
     nsg: &NodeSecurityGroupView,
     all: &[NodeSecurityGroupView],
-    nodes: &[crate::model::NodeView],
+    nodes: &[NodeView],
 ) -> Others {
     let mut out = Others::default();
     for other in all
         .iter()
         .filter(|o| o.meta.key != nsg.meta.key && !o.meta.deleting)
     {
+        let managed = other.status.managed_security_group.id.as_ref();
         let groups: BTreeSet<String> = other
             .spec
             .attach_security_groups
             .iter()
+            .chain(managed)
             .cloned()
-            .chain(other.status.managed_security_group.id.clone())
             .collect();
-        let selected: BTreeSet<String> =
-            members::select_nodes(nodes, &other.spec.select_node_labels)
-                .iter()
-                .filter_map(|n| n.server_id().filter(|s| !s.is_empty()))
-                .collect();
-        if !groups.is_empty() {
-            for server in &selected {
-                out.wanted
-                    .entry(server.clone())
-                    .or_default()
-                    .extend(groups.iter().cloned());
+        let mut selected: BTreeSet<String> = BTreeSet::new();
+        for node in nodes {
+            let Some(server) = node.server_id() else {
+                continue;
+            };
+            if members::node_selected(node, &other.spec.select_node_labels) {
+                if !groups.is_empty() {
+                    out.wanted
+                        .entry(server.clone())
+                        .or_default()
+                        .extend(groups.iter().cloned());
+                }
+                selected.insert(server);
+            } else if let Some(id) = managed {
+                // Its managed group leaves every server it does not select (see
+                // [`reconcile_nsg`]); a server it also selects through another node keeps it
+                // through `wanted`.
+                out.leaving.entry(server).or_default().insert(id.clone());
             }
         }
         for old in &other.status.server_security_groups {
@@ -253,50 +278,54 @@ pub async fn reconcile_nsg(
     let nodes = deps.reader.list_nodes().await?;
     let others = others(nsg, &deps.reader.list_nsgs().await?, &nodes);
     let selected = members::select_nodes(&nodes, &nsg.spec.select_node_labels);
-    status.selected_nodes = selected
+    status.selected_nodes = Vec::new();
+    status.selected_node_count = u32::try_from(selected.len()).unwrap_or(u32::MAX);
+    let managed_id = status.managed_security_group.id.clone();
+    // The groups that need a per-server record: all but the managed group.
+    let extras: Vec<String> = groups
         .iter()
-        .map(|n| NodeInfo {
-            name: n.name.clone(),
-            server_id: n.server_id().unwrap_or_default(),
-        })
+        .filter(|g| managed_id.as_ref() != Some(*g))
+        .cloned()
         .collect();
+    let selected_servers: BTreeSet<String> =
+        selected.iter().filter_map(|n| n.server_id()).collect();
     let mut servers = Vec::new();
-    for info in &status.selected_nodes {
-        if info.server_id.is_empty() {
-            continue;
+    for server_id in &selected_servers {
+        let result = attach_coalesced(deps, server_id, &groups, &others, &[]).await;
+        match result {
+            Ok(_) if extras.is_empty() => {}
+            Ok(_) => servers.push(ServerSecurityGroupStatus {
+                server_id: server_id.clone(),
+                attached_security_group_ids: extras.clone(),
+                error: None,
+            }),
+            Err(e) => {
+                servers.push(ServerSecurityGroupStatus {
+                    server_id: server_id.clone(),
+                    attached_security_group_ids: Vec::new(),
+                    error: Some(e.to_string()),
+                });
+                first_error.get_or_insert(e.into());
+            }
         }
-        let result = attach_coalesced(deps, &info.server_id, &groups, &others, &[]).await;
-        let error = result.as_ref().err().map(ToString::to_string);
-        if let Err(e) = result
-            && first_error.is_none()
-        {
-            first_error = Some(e.into());
-        }
-        servers.push(ServerSecurityGroupStatus {
-            server_id: info.server_id.clone(),
-            attached_security_group_ids: if error.is_none() {
-                groups.clone()
-            } else {
-                Vec::new()
-            },
-            error,
-        });
     }
-    // Servers no longer selected lose the groups this NSG attached.
+    // Servers no longer selected lose the groups this NSG attached: those recorded, and the
+    // managed group (read from the server, so it needs no record).
+    let mut left: BTreeSet<String> = BTreeSet::new();
     for old in &nsg.status.server_security_groups {
-        if servers.iter().any(|s| s.server_id == old.server_id)
+        if selected_servers.contains(&old.server_id)
             || old.attached_security_group_ids.is_empty()
+            || !left.insert(old.server_id.clone())
         {
             continue;
         }
-        let detached = attach_coalesced(
-            deps,
-            &old.server_id,
-            &[],
-            &others,
-            &old.attached_security_group_ids,
-        )
-        .await;
+        let mut remove = old.attached_security_group_ids.clone();
+        if let Some(id) = &managed_id
+            && !remove.contains(id)
+        {
+            remove.push(id.clone());
+        }
+        let detached = attach_coalesced(deps, &old.server_id, &[], &others, &remove).await;
         match detached {
             Ok(_) | Err(CloudError::NotFound { .. }) => {}
             Err(e) => {
@@ -305,6 +334,25 @@ pub async fn reconcile_nsg(
                     ..old.clone()
                 });
                 first_error.get_or_insert(e.into());
+            }
+        }
+    }
+    if let Some(id) = &managed_id {
+        let remove = [id.clone()];
+        for server_id in nodes.iter().filter_map(NodeView::server_id) {
+            if selected_servers.contains(&server_id) || !left.insert(server_id.clone()) {
+                continue;
+            }
+            match attach_coalesced(deps, &server_id, &[], &others, &remove).await {
+                Ok(_) | Err(CloudError::NotFound { .. }) => {}
+                Err(e) => {
+                    servers.push(ServerSecurityGroupStatus {
+                        server_id,
+                        attached_security_group_ids: Vec::new(),
+                        error: Some(e.to_string()),
+                    });
+                    first_error.get_or_insert(e.into());
+                }
             }
         }
     }
@@ -327,16 +375,33 @@ pub async fn reconcile_nsg(
     first_error.map_or(Ok(()), Err)
 }
 
-/// Finalizes an NSG: detaches its groups from the servers, deletes the managed group
-/// (already gone is success), removes the finalizer.
+/// Finalizes an NSG: detaches its groups from the servers (the recorded groups from the
+/// recorded servers, the managed group from the server of every node), deletes the managed
+/// group (already gone is success), removes the finalizer.
 pub async fn finalize_nsg(deps: &Deps, nsg: &NodeSecurityGroupView) -> Result<(), DomainError> {
+    let managed_id = nsg.status.managed_security_group.id.as_ref();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
     for s in &nsg.status.server_security_groups {
-        match attach(deps, &s.server_id, &[], &s.attached_security_group_ids).await {
-            Ok(_) | Err(CloudError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
+        if !done.insert(&s.server_id) {
+            continue;
         }
+        let mut remove = s.attached_security_group_ids.clone();
+        if let Some(id) = managed_id
+            && !remove.contains(id)
+        {
+            remove.push(id.clone());
+        }
+        detach(deps, &s.server_id, &remove).await?;
     }
-    if let Some(id) = &nsg.status.managed_security_group.id {
+    if let Some(id) = managed_id {
+        let remove = [id.clone()];
+        for node in deps.reader.list_nodes().await? {
+            if let Some(server_id) = node.server_id()
+                && !done.contains(server_id.as_str())
+            {
+                detach(deps, &server_id, &remove).await?;
+            }
+        }
         match deps.net.delete_security_group(id).await {
             Ok(()) | Err(CloudError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -346,4 +411,12 @@ pub async fn finalize_nsg(deps: &Deps, nsg: &NodeSecurityGroupView) -> Result<()
         .remove_finalizer(&object_ref(nsg), NSG_FINALIZER)
         .await?;
     Ok(())
+}
+
+/// Removes `groups` from a server; a server (or group) already gone is success.
+async fn detach(deps: &Deps, server_id: &str, groups: &[String]) -> Result<(), CloudError> {
+    match attach(deps, server_id, &[], groups).await {
+        Ok(_) | Err(CloudError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }

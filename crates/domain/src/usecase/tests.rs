@@ -987,8 +987,16 @@ async fn nsg_creates_the_managed_group_its_rules_and_attaches_every_selected_ser
         st.managed_security_group.id.as_deref(),
         Some("secg-managed")
     );
-    assert_eq!(st.selected_nodes.len(), 2);
-    assert_eq!(st.server_security_groups.len(), 2);
+    assert_eq!(st.selected_node_count, 2);
+    assert!(st.selected_nodes.is_empty(), "no longer written");
+    assert_eq!(
+        st.server_security_groups,
+        [
+            attached("ins-a", &["secg-extra"]),
+            attached("ins-b", &["secg-extra"])
+        ],
+        "one entry per server only because the spec has an extra group"
+    );
     assert_eq!(st.observed_generation, 3);
 }
 
@@ -1051,12 +1059,19 @@ type ServerWrites = Arc<Mutex<Vec<(String, Vec<String>)>>>;
 /// Every server carries the default, this NSG's and the other NSG's groups; writes to
 /// servers succeed and are recorded.
 fn servers_with_every_group(m: &mut Mocks) -> ServerWrites {
-    m.net.expect_get_server().returning(|id| {
-        Ok(server(
-            id,
-            &["secg-default", "secg-extra", "secg-managed", "secg-other"],
-        ))
-    });
+    servers_recording(m, |_| {
+        &["secg-default", "secg-extra", "secg-managed", "secg-other"]
+    })
+}
+
+/// Server `id` carries `groups(id)`; writes to servers succeed and are recorded.
+fn servers_recording(
+    m: &mut Mocks,
+    groups: impl Fn(&str) -> &'static [&'static str] + Send + 'static,
+) -> ServerWrites {
+    m.net
+        .expect_get_server()
+        .returning(move |id| Ok(server(id, groups(id))));
     let writes = ServerWrites::default();
     let w = writes.clone();
     m.net
@@ -1111,9 +1126,9 @@ async fn a_server_gets_the_groups_of_every_nsg_selecting_it_in_one_write() {
         .unwrap();
     let st = seen.nsg_status.lock().unwrap().clone().unwrap();
     assert_eq!(
-        st.server_security_groups[0].attached_security_group_ids,
-        ["secg-extra", "secg-managed"],
-        "the status records this NSG's own groups only"
+        st.server_security_groups,
+        [attached("ins-a", &["secg-extra"])],
+        "the status records this NSG's own extra groups only"
     );
 }
 
@@ -1319,6 +1334,11 @@ async fn nsg_one_failing_server_does_not_block_the_others() {
 #[tokio::test]
 async fn finalize_nsg_detaches_deletes_the_group_and_removes_the_finalizer() {
     let mut m = Mocks::new();
+    // Server "ins-a" is both recorded and a node's: it is written once.
+    m.reader
+        .expect_list_nodes()
+        .times(1)
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
     m.net
         .expect_get_server()
         .returning(|id| Ok(server(id, &["secg-default", "secg-managed"])));
@@ -1358,6 +1378,7 @@ async fn finalize_nsg_detaches_deletes_the_group_and_removes_the_finalizer() {
 #[tokio::test]
 async fn finalize_nsg_in_use_error_keeps_the_finalizer() {
     let mut m = Mocks::new();
+    m.reader.expect_list_nodes().returning(|| Ok(vec![]));
     m.net
         .expect_delete_security_group()
         .returning(|_| Err(CloudError::InUse("in use".into())));
@@ -1373,6 +1394,341 @@ async fn finalize_nsg_in_use_error_keeps_the_finalizer() {
         .await
         .unwrap_err();
     assert_eq!(err.retry(), Retry::Backoff);
+}
+
+/// The NSG spec without extra groups: the managed group only.
+fn managed_only_spec() -> NodeSecurityGroupSpec {
+    NodeSecurityGroupSpec {
+        attach_security_groups: Vec::new(),
+        ..nsg_spec()
+    }
+}
+
+/// Node `name` (server `ins-{name}`) that no NSG selects: not ready.
+fn not_ready(name: &str) -> NodeView {
+    NodeView {
+        ready: false,
+        ..node(name, "10.0.0.9")
+    }
+}
+
+#[tokio::test]
+async fn a_converged_nsg_without_extra_groups_records_no_server_whatever_the_node_count() {
+    let mut statuses = Vec::new();
+    for count in [3_usize, 50] {
+        let mut m = Mocks::new();
+        expect_group_in_place(&mut m);
+        m.reader.expect_list_nodes().returning(move || {
+            Ok((0..count)
+                .map(|i| node(&format!("n{i}"), "10.0.0.1"))
+                .collect())
+        });
+        let writes = servers_recording(&mut m, |_| &["secg-default", "secg-managed"]);
+        let (deps, seen) = m.deps();
+        reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), known_group()))
+            .await
+            .unwrap();
+        assert!(writes.lock().unwrap().is_empty(), "converged: no write");
+        let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+        assert_eq!(st.selected_node_count, u32::try_from(count).unwrap());
+        assert!(st.selected_nodes.is_empty());
+        assert!(st.server_security_groups.is_empty());
+        statuses.push(st);
+    }
+    statuses[1].selected_node_count = statuses[0].selected_node_count;
+    assert_eq!(
+        statuses[0], statuses[1],
+        "only the count differs between 3 and 50 nodes"
+    );
+}
+
+#[tokio::test]
+async fn a_node_leaving_the_selection_loses_the_managed_group_though_the_status_never_listed_it() {
+    // Node "b" leaves either by becoming not ready or by being labelled out.
+    let labelled_out = || {
+        let mut b = node("b", "10.0.0.2");
+        b.labels.insert("pool".into(), "other".into());
+        b
+    };
+    for b in [not_ready("b"), labelled_out()] {
+        let mut m = Mocks::new();
+        expect_group_in_place(&mut m);
+        m.reader.expect_list_nodes().returning(move || {
+            let mut a = node("a", "10.0.0.1");
+            a.labels.insert("pool".into(), "main".into());
+            Ok(vec![a, b.clone()])
+        });
+        let writes = servers_recording(&mut m, |_| &["secg-default", "secg-managed", "secg-user"]);
+        let spec = NodeSecurityGroupSpec {
+            select_node_labels: BTreeMap::from([("pool".into(), "main".into())]),
+            ..managed_only_spec()
+        };
+        let (deps, seen) = m.deps();
+        reconcile_nsg(&deps, &cfg(), &nsg_view(spec, known_group()))
+            .await
+            .unwrap();
+        assert_eq!(
+            writes.lock().unwrap().clone(),
+            [(
+                "ins-b".to_owned(),
+                vec!["secg-default".to_owned(), "secg-user".to_owned()]
+            )],
+            "one write: b loses the managed group only; a keeps it"
+        );
+        let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+        assert_eq!(st.selected_node_count, 1);
+        assert!(st.server_security_groups.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_node_not_selected_whose_server_lacks_the_managed_group_is_not_written() {
+    let mut m = Mocks::new();
+    expect_group_in_place(&mut m);
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1"), not_ready("b")]));
+    let writes = servers_recording(&mut m, |id| {
+        if id == "ins-b" {
+            &["secg-default", "secg-user"]
+        } else {
+            &["secg-default", "secg-managed"]
+        }
+    });
+    let (deps, seen) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), known_group()))
+        .await
+        .unwrap();
+    assert!(writes.lock().unwrap().is_empty());
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    assert!(st.server_security_groups.is_empty());
+}
+
+#[tokio::test]
+async fn a_leaving_server_that_fails_to_detach_is_recorded_with_its_error() {
+    let mut m = Mocks::new();
+    expect_group_in_place(&mut m);
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1"), not_ready("b"), not_ready("c")]));
+    m.net.expect_get_server().returning(|id| match id {
+        "ins-b" => Err(CloudError::Server("boom".into())),
+        "ins-c" => Err(CloudError::not_found("server", id)),
+        _ => Ok(server(id, &["secg-managed"])),
+    });
+    m.net.expect_set_server_security_groups().never();
+    let (deps, seen) = m.deps();
+    let err = reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), known_group()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry(), Retry::Backoff);
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        st.server_security_groups,
+        [ServerSecurityGroupStatus {
+            server_id: "ins-b".into(),
+            attached_security_group_ids: Vec::new(),
+            error: Some(CloudError::Server("boom".into()).to_string()),
+        }],
+        "the failed server is recorded; a server already gone is not"
+    );
+}
+
+#[tokio::test]
+async fn a_leaving_server_recorded_with_extra_groups_loses_them_and_the_managed_group_in_one_write()
+{
+    let mut m = Mocks::new();
+    expect_group_in_place(&mut m);
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1"), not_ready("b")]));
+    let writes = servers_recording(&mut m, |_| {
+        &["secg-default", "secg-extra", "secg-managed", "secg-user"]
+    });
+    let mut status = known_group();
+    status.server_security_groups = vec![
+        attached("ins-a", &["secg-extra"]),
+        attached("ins-b", &["secg-extra"]),
+    ];
+    let (deps, seen) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), status))
+        .await
+        .unwrap();
+    assert_eq!(
+        writes.lock().unwrap().clone(),
+        [(
+            "ins-b".to_owned(),
+            vec!["secg-default".to_owned(), "secg-user".to_owned()]
+        )]
+    );
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        st.server_security_groups,
+        [attached("ins-a", &["secg-extra"])]
+    );
+}
+
+#[tokio::test]
+async fn finalize_detaches_the_managed_group_from_every_nodes_server_then_deletes_it() {
+    let mut m = Mocks::new();
+    m.reader.expect_list_nodes().times(1).returning(|| {
+        let no_server = NodeView {
+            provider_id: None,
+            ..node("c", "10.0.0.3")
+        };
+        Ok(vec![node("a", "10.0.0.1"), not_ready("b"), no_server])
+    });
+    let writes = servers_recording(&mut m, |_| &["secg-default", "secg-managed"]);
+    let w = writes.clone();
+    m.net
+        .expect_delete_security_group()
+        .times(1)
+        .returning(move |id| {
+            assert_eq!(id, "secg-managed");
+            assert_eq!(w.lock().unwrap().len(), 2, "deleted after the detaches");
+            Ok(())
+        });
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    let mut v = nsg_view(managed_only_spec(), known_group());
+    v.meta.deleting = true;
+    finalize_nsg(&deps, &v).await.unwrap();
+    let default = vec!["secg-default".to_owned()];
+    assert_eq!(
+        writes.lock().unwrap().clone(),
+        [
+            ("ins-a".to_owned(), default.clone()),
+            ("ins-b".to_owned(), default)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn finalize_removes_recorded_extra_groups_and_the_managed_group_in_one_write_per_server() {
+    let mut m = Mocks::new();
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1"), node("b", "10.0.0.2")]));
+    let writes = servers_recording(&mut m, |_| &["secg-default", "secg-extra", "secg-managed"]);
+    m.net
+        .expect_delete_security_group()
+        .times(1)
+        .returning(|_| Ok(()));
+    m.writer
+        .expect_remove_finalizer()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (deps, _) = m.deps();
+    // Only server "ins-a" records the extra group: "ins-b" keeps it.
+    let mut status = known_group();
+    status.server_security_groups = vec![attached("ins-a", &["secg-extra"])];
+    let mut v = nsg_view(nsg_spec(), status);
+    v.meta.deleting = true;
+    finalize_nsg(&deps, &v).await.unwrap();
+    assert_eq!(
+        writes.lock().unwrap().clone(),
+        [
+            ("ins-a".to_owned(), vec!["secg-default".to_owned()]),
+            (
+                "ins-b".to_owned(),
+                vec!["secg-default".to_owned(), "secg-extra".to_owned()]
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_old_format_entry_listing_the_managed_group_is_detached_once_unselected() {
+    let mut m = Mocks::new();
+    expect_group_in_place(&mut m);
+    // Server "ins-gone" has no Node any more; only the old status names it.
+    m.reader
+        .expect_list_nodes()
+        .returning(|| Ok(vec![node("a", "10.0.0.1")]));
+    let writes = servers_recording(&mut m, |_| &["secg-default", "secg-managed"]);
+    let mut status = known_group();
+    status.selected_nodes = vec![
+        NodeInfo {
+            name: "a".into(),
+            server_id: "ins-a".into(),
+        },
+        NodeInfo {
+            name: "gone".into(),
+            server_id: "ins-gone".into(),
+        },
+    ];
+    status.server_security_groups = vec![
+        attached("ins-a", &["secg-managed"]),
+        attached("ins-gone", &["secg-managed"]),
+    ];
+    let (deps, seen) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), status))
+        .await
+        .unwrap();
+    assert_eq!(
+        writes.lock().unwrap().clone(),
+        [("ins-gone".to_owned(), vec!["secg-default".to_owned()])]
+    );
+    let st = seen.nsg_status.lock().unwrap().clone().unwrap();
+    assert!(st.selected_nodes.is_empty(), "the old list is dropped");
+    assert!(
+        st.server_security_groups.is_empty(),
+        "old entries are dropped"
+    );
+    assert_eq!(st.selected_node_count, 1);
+}
+
+#[tokio::test]
+async fn another_nsgs_leaving_managed_group_rides_along_unless_some_nsg_still_wants_it() {
+    // This NSG selects every node; the other selects "pool=main" only, so its group
+    // `secg-other` is leaving server "ins-b", which lacks this NSG's group.
+    for still_wanted in [false, true] {
+        let mut m = Mocks::new();
+        expect_group_in_place(&mut m);
+        m.reader.expect_list_nodes().returning(|| {
+            let mut a = node("a", "10.0.0.1");
+            a.labels.insert("pool".into(), "main".into());
+            Ok(vec![a, node("b", "10.0.0.2")])
+        });
+        let mut other = other_nsg("secg-other", false);
+        other.spec.select_node_labels = BTreeMap::from([("pool".into(), "main".into())]);
+        m.nsgs = vec![other];
+        if still_wanted {
+            // A third NSG attaches `secg-other` as an extra group to every node.
+            let mut third = other_nsg("secg-third", false);
+            third.meta.key = ObjectKey::new("default", "third");
+            third.status.managed_security_group.id = None;
+            third.spec.attach_security_groups = vec!["secg-other".into()];
+            m.nsgs.push(third);
+        }
+        let writes = servers_recording(&mut m, |id| {
+            if id == "ins-b" {
+                &["secg-default", "secg-other"]
+            } else {
+                &["secg-default", "secg-managed", "secg-other"]
+            }
+        });
+        let (deps, _) = m.deps();
+        reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), known_group()))
+            .await
+            .unwrap();
+        let want: &[&str] = if still_wanted {
+            &["secg-default", "secg-other", "secg-managed"]
+        } else {
+            &["secg-default", "secg-managed"]
+        };
+        assert_eq!(
+            writes.lock().unwrap().clone(),
+            [(
+                "ins-b".to_owned(),
+                want.iter().map(|g| (*g).to_owned()).collect::<Vec<_>>()
+            )],
+            "still wanted: {still_wanted}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -2407,6 +2763,7 @@ async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
         m.net
             .expect_delete_security_group()
             .returning(move |_| Err(e.clone()));
+        m.reader.expect_list_nodes().returning(|| Ok(vec![]));
         let gone = error.is_not_found();
         m.writer
             .expect_remove_finalizer()
