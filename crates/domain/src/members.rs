@@ -208,7 +208,7 @@ mod tests {
                 algorithm: None,
                 stickiness: None,
                 tls_encryption: None,
-                health_monitor: Default::default(),
+                health_monitor: crate::model::HealthMonitor::default(),
                 members: vec![listed.clone()],
                 node_members: Some(template.clone()),
             }],

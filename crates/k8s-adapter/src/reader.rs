@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{Node, Secret, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::{self, Lookup, ObjectRef as StoreRef, Store};
@@ -77,6 +77,12 @@ pub trait Cached:
     }
 }
 
+/// Objects per page of the initial list (and of relists). Each page is held twice while it
+/// is decoded (its text and its objects) next to the store filling up; pages of 100 rather
+/// than kube-rs' 500 keep that transient small, which at 10 000 Services lowered the
+/// operator's peak RSS by about 13 MiB (BENCHMARKS.md, scenario 8) for 5× the list calls.
+pub const LIST_PAGE_SIZE: u32 = 100;
+
 /// Annotation `kubectl apply` keeps a whole copy of the object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -84,7 +90,8 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
 
 impl Cached for Node {
-    /// Keeps labels, spec (provider id, taints, unschedulable), addresses and conditions;
+    /// Keeps labels, spec (provider id, taints, unschedulable), addresses and the Ready
+    /// condition;
     /// drops the kubelet's inventory (images, volumes, node info, capacity), which on a real
     /// node outweighs the rest many times.
     fn trim(&mut self) {
@@ -101,6 +108,10 @@ impl Cached for Node {
             s.config = None;
             s.features = None;
             s.runtime_handlers = None;
+            // Only Ready is read (membership and its fingerprint).
+            if let Some(c) = s.conditions.as_mut() {
+                c.retain(|c| c.type_ == "Ready");
+            }
         }
     }
 }
@@ -112,8 +123,29 @@ fn trim_applied(obj: &mut impl Resource) {
 }
 
 impl Cached for Service {
+    /// Keeps of the spec only what the operator reads — the type, the load balancer class
+    /// and the ports (name, protocol, port, node port) — and the status.
     fn trim(&mut self) {
         trim_applied(self);
+        if let Some(spec) = self.spec.take() {
+            self.spec = Some(ServiceSpec {
+                type_: spec.type_,
+                load_balancer_class: spec.load_balancer_class,
+                ports: spec.ports.map(|ports| {
+                    ports
+                        .into_iter()
+                        .map(|p| ServicePort {
+                            name: p.name,
+                            protocol: p.protocol,
+                            port: p.port,
+                            node_port: p.node_port,
+                            ..ServicePort::default()
+                        })
+                        .collect()
+                }),
+                ..ServiceSpec::default()
+            });
+        }
     }
 }
 
@@ -147,7 +179,7 @@ pub fn spawn_reflector<K: Cached>(
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,
-        watcher(api, K::watch_config())
+        watcher(api, K::watch_config().page_size(LIST_PAGE_SIZE))
             .default_backoff()
             .modify(K::trim),
     )
@@ -489,6 +521,53 @@ mod tests {
     use kube::runtime::watcher::Event;
 
     use super::*;
+
+    #[test]
+    fn a_cached_service_keeps_what_its_view_reads_and_nothing_else() {
+        let mut svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u1",
+                "finalizers": ["service.kubernetes.io/load-balancer-cleanup"],
+                "annotations": {"vks.vngcloud.vn/tags": "a=b"}},
+            "spec": {"type": "LoadBalancer", "loadBalancerClass": "vlb",
+                "clusterIP": "10.96.0.3", "clusterIPs": ["10.96.0.3"],
+                "selector": {"app": "web"}, "sessionAffinity": "None",
+                "ports": [{"name": "http", "protocol": "UDP", "port": 80,
+                    "targetPort": 8080, "nodePort": 31080}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}
+        }))
+        .unwrap();
+        let view = service_view(&svc);
+        svc.trim();
+        assert_eq!(service_view(&svc), view);
+        let spec = svc.spec.as_ref().unwrap();
+        assert!(spec.selector.is_none() && spec.cluster_ips.is_none());
+        assert!(spec.cluster_ip.is_none() && spec.session_affinity.is_none());
+        let port = &spec.ports.as_ref().unwrap()[0];
+        assert!(port.target_port.is_none());
+        assert!(svc.status.is_some());
+        assert_eq!(svc.finalizers().len(), 1);
+    }
+
+    #[test]
+    fn a_cached_node_keeps_only_its_ready_condition() {
+        let mut node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1", "annotations": {"a": "b"}},
+            "spec": {"providerID": "vngcloud://ins-1"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+                "conditions": [
+                    {"type": "MemoryPressure", "status": "False"},
+                    {"type": "Ready", "status": "True"}],
+                "images": [{"names": ["busybox"], "sizeBytes": 1}]}
+        }))
+        .unwrap();
+        let view = node_view(&node);
+        node.trim();
+        assert_eq!(node_view(&node), view);
+        let status = node.status.as_ref().unwrap();
+        assert_eq!(status.conditions.as_ref().unwrap().len(), 1);
+        assert!(status.images.is_none());
+        assert!(node.annotations().is_empty());
+    }
 
     fn slice(name: &str, addrs: &[(&str, Option<bool>)], port: (&str, i32)) -> EndpointSlice {
         EndpointSlice {

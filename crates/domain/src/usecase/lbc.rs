@@ -356,7 +356,7 @@ async fn execute(
             deps.lb.resize_load_balancer(&lb, package_id).await?;
         }
         CloudOp::CreatePool { request, .. } => {
-            ids.id = Some(deps.lb.create_pool(&lb, request).await?)
+            ids.id = Some(deps.lb.create_pool(&lb, request).await?);
         }
         CloudOp::UpdatePool { pool_id, request } => {
             deps.lb.update_pool(&lb, pool_id, request).await?;
