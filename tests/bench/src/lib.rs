@@ -19,7 +19,7 @@
 //!
 //! Run every scenario and regenerate BENCHMARKS.md (the run time is printed at the end and
 //! recorded there):
-//! `cargo run --release -p vlb-bench -- --scale 1 --churn-scale 1 --memory-scale 0.2 --write BENCHMARKS.md`;
+//! `cargo run --release -p vlb-bench -- --scale 1 --churn-scale 1 --memory-scale 1 --write BENCHMARKS.md`;
 //! the CI checks are `cargo test -p vlb-bench` (tests/call_counts.rs). `VLB_BENCH_TRACE=1`
 //! prints scenario 6's cloud calls with their times.
 //!

@@ -464,6 +464,11 @@ async fn scenario_3_4(scale: f64, which: u8) -> Result<Vec<Table>> {
                 (every object is reconciled once from its cache); reads are the cloud GETs \
                 each LBC and NSG reconcile uses to confirm what it owns.",
         );
+        t.note(
+            "Kubernetes reads are the start's lists and watches: lists page by 100 objects \
+                (`LIST_PAGE_SIZE`, chosen for the operator's memory, scenario 8), so each \
+                kind of 1 000 objects takes 10 list calls.",
+        );
         out.push(t);
     }
     if which == 4 || which == 0 {
@@ -758,6 +763,12 @@ async fn scenario_7(scale: f64) -> Result<Table> {
          waits until each pool serves exactly the Ready Nodes, so the changes of one step \
          fall in one debounce window and the steps in separate ones."
     ));
+    t.note(
+        "Joining servers get one write each (every NSG's group in it). The servers of deleted \
+         Nodes are not written: NSG statuses no longer list servers, and on VKS a Node's \
+         server goes with it (a Node object deleted under a live kubelet is registered \
+         again, and its server is then handled as a Node that left the selection).",
+    );
     Ok(t)
 }
 
