@@ -533,6 +533,22 @@ fn deployed(spec: &LoadBalancerConfigSpec) -> (planner::Observed, LoadBalancerCo
     (obs, status)
 }
 
+/// Reconciles a new LBC of `spec` (the load balancer reads back ACTIVE) and returns the
+/// status it queued.
+async fn reconcile_new_lbc(mut m: Mocks, spec: LoadBalancerConfigSpec) -> LoadBalancerConfigStatus {
+    m.lb.expect_get_load_balancer()
+        .returning(|id| Ok(active(id)));
+    let (deps, seen) = m.deps();
+    reconcile_lbc(
+        &deps,
+        &cfg(),
+        &lbc_view(spec, LoadBalancerConfigStatus::default()),
+    )
+    .await
+    .unwrap();
+    seen.lbc_status.lock().unwrap().clone().unwrap()
+}
+
 #[tokio::test]
 async fn new_lbc_creates_the_load_balancer_and_records_what_it_created() {
     let spec = lbc_spec(&[(80, ListenerProtocol::Tcp), (53, ListenerProtocol::Udp)]);
@@ -555,17 +571,7 @@ async fn new_lbc_creates_the_load_balancer_and_records_what_it_created() {
         assert_eq!(req.default_pool_id.as_deref(), Some("pool-53"));
         Ok("lis-53".into())
     });
-    m.lb.expect_get_load_balancer()
-        .returning(|id| Ok(active(id)));
-    let (deps, seen) = m.deps();
-    reconcile_lbc(
-        &deps,
-        &cfg(),
-        &lbc_view(spec, LoadBalancerConfigStatus::default()),
-    )
-    .await
-    .unwrap();
-    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let st = reconcile_new_lbc(m, spec).await;
     assert_eq!(st.created_load_balancer_id.as_deref(), Some("lb-1"));
     assert_eq!(st.address.as_deref(), Some("203.0.113.9"));
     assert_eq!(st.created_pools.len(), 2);
@@ -606,17 +612,7 @@ async fn new_lbc_puts_the_selected_nodes_of_its_node_member_template_in_the_pool
             Ok("lb-1".into())
         });
     expect_inline_reads(&mut m);
-    m.lb.expect_get_load_balancer()
-        .returning(|id| Ok(active(id)));
-    let (deps, seen) = m.deps();
-    reconcile_lbc(
-        &deps,
-        &cfg(),
-        &lbc_view(spec, LoadBalancerConfigStatus::default()),
-    )
-    .await
-    .unwrap();
-    let st = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let st = reconcile_new_lbc(m, spec).await;
     // Recorded by port: the status does not grow with the nodes.
     assert!(st.created_pools[0].created_members.is_empty());
     assert_eq!(st.created_pools[0].node_port, Some(31080));
@@ -978,10 +974,7 @@ async fn nsg_creates_the_managed_group_its_rules_and_attaches_every_selected_ser
             assert_eq!(groups, ["secg-default", "secg-extra", "secg-managed"]);
             Ok(())
         });
-    let (deps, seen) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), Default::default()))
-        .await
-        .unwrap();
+    let seen = reconciled_nsg(m, nsg_spec(), Default::default()).await;
     let st = seen.nsg_status.lock().unwrap().clone().unwrap();
     assert_eq!(
         st.managed_security_group.id.as_deref(),
@@ -998,6 +991,20 @@ async fn nsg_creates_the_managed_group_its_rules_and_attaches_every_selected_ser
         "one entry per server only because the spec has an extra group"
     );
     assert_eq!(st.observed_generation, 3);
+}
+
+/// Reconciles the NSG of `spec` and `status` (it must succeed); what it queued is in the
+/// returned [`Seen`].
+async fn reconciled_nsg(
+    m: Mocks,
+    spec: NodeSecurityGroupSpec,
+    status: NodeSecurityGroupStatus,
+) -> Seen {
+    let (deps, seen) = m.deps();
+    reconcile_nsg(&deps, &cfg(), &nsg_view(spec, status))
+        .await
+        .unwrap();
+    seen
 }
 
 /// An NSG of another Service (`default/other`) whose managed group is `secg-other`.
@@ -1120,10 +1127,7 @@ async fn a_server_gets_the_groups_of_every_nsg_selecting_it_in_one_write() {
             );
             Ok(())
         });
-    let (deps, seen) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), known_group()))
-        .await
-        .unwrap();
+    let seen = reconciled_nsg(m, nsg_spec(), known_group()).await;
     let st = seen.nsg_status.lock().unwrap().clone().unwrap();
     assert_eq!(
         st.server_security_groups,
@@ -1137,10 +1141,7 @@ async fn a_server_already_carrying_every_group_is_not_written() {
     let mut m = nsg_on_one_server(&["secg-default", "secg-extra", "secg-managed", "secg-other"]);
     m.nsgs = vec![other_nsg("secg-other", false)];
     m.net.expect_set_server_security_groups().never();
-    let (deps, _) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), known_group()))
-        .await
-        .unwrap();
+    reconciled_nsg(m, nsg_spec(), known_group()).await;
 }
 
 #[tokio::test]
@@ -1160,10 +1161,7 @@ async fn a_group_of_another_nsg_gone_out_of_band_does_not_block_this_one() {
                 Ok(())
             }
         });
-    let (deps, _) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), known_group()))
-        .await
-        .unwrap();
+    reconciled_nsg(m, nsg_spec(), known_group()).await;
     assert_eq!(
         calls.lock().unwrap().last().unwrap(),
         &["secg-default", "secg-extra", "secg-managed"]
@@ -1228,10 +1226,7 @@ async fn a_server_every_nsg_leaves_is_detached_from_all_their_groups_in_one_writ
         attached("ins-a", &["secg-extra", "secg-managed"]),
         attached("ins-b", &["secg-extra", "secg-managed"]),
     ];
-    let (deps, _) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), status))
-        .await
-        .unwrap();
+    reconciled_nsg(m, nsg_spec(), status).await;
     assert_eq!(
         writes.lock().unwrap().clone(),
         [("ins-b".to_owned(), vec!["secg-default".to_owned()])],
@@ -1424,10 +1419,7 @@ async fn a_converged_nsg_without_extra_groups_records_no_server_whatever_the_nod
                 .collect())
         });
         let writes = servers_recording(&mut m, |_| &["secg-default", "secg-managed"]);
-        let (deps, seen) = m.deps();
-        reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), known_group()))
-            .await
-            .unwrap();
+        let seen = reconciled_nsg(m, managed_only_spec(), known_group()).await;
         assert!(writes.lock().unwrap().is_empty(), "converged: no write");
         let st = seen.nsg_status.lock().unwrap().clone().unwrap();
         assert_eq!(st.selected_node_count, u32::try_from(count).unwrap());
@@ -1463,10 +1455,7 @@ async fn a_node_leaving_the_selection_loses_the_managed_group_though_the_status_
             select_node_labels: BTreeMap::from([("pool".into(), "main".into())]),
             ..managed_only_spec()
         };
-        let (deps, seen) = m.deps();
-        reconcile_nsg(&deps, &cfg(), &nsg_view(spec, known_group()))
-            .await
-            .unwrap();
+        let seen = reconciled_nsg(m, spec, known_group()).await;
         assert_eq!(
             writes.lock().unwrap().clone(),
             [(
@@ -1495,10 +1484,7 @@ async fn a_node_not_selected_whose_server_lacks_the_managed_group_is_not_written
             &["secg-default", "secg-managed"]
         }
     });
-    let (deps, seen) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), known_group()))
-        .await
-        .unwrap();
+    let seen = reconciled_nsg(m, managed_only_spec(), known_group()).await;
     assert!(writes.lock().unwrap().is_empty());
     let st = seen.nsg_status.lock().unwrap().clone().unwrap();
     assert!(st.server_security_groups.is_empty());
@@ -1550,10 +1536,7 @@ async fn a_leaving_server_recorded_with_extra_groups_loses_them_and_the_managed_
         attached("ins-a", &["secg-extra"]),
         attached("ins-b", &["secg-extra"]),
     ];
-    let (deps, seen) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), status))
-        .await
-        .unwrap();
+    let seen = reconciled_nsg(m, nsg_spec(), status).await;
     assert_eq!(
         writes.lock().unwrap().clone(),
         [(
@@ -1664,10 +1647,7 @@ async fn an_old_format_entry_listing_the_managed_group_is_detached_once_unselect
         attached("ins-a", &["secg-managed"]),
         attached("ins-gone", &["secg-managed"]),
     ];
-    let (deps, seen) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), status))
-        .await
-        .unwrap();
+    let seen = reconciled_nsg(m, managed_only_spec(), status).await;
     assert_eq!(
         writes.lock().unwrap().clone(),
         [("ins-gone".to_owned(), vec!["secg-default".to_owned()])]
@@ -1711,10 +1691,7 @@ async fn another_nsgs_leaving_managed_group_rides_along_unless_some_nsg_still_wa
                 &["secg-default", "secg-managed", "secg-other"]
             }
         });
-        let (deps, _) = m.deps();
-        reconcile_nsg(&deps, &cfg(), &nsg_view(managed_only_spec(), known_group()))
-            .await
-            .unwrap();
+        reconciled_nsg(m, managed_only_spec(), known_group()).await;
         let want: &[&str] = if still_wanted {
             &["secg-default", "secg-other", "secg-managed"]
         } else {
@@ -2732,10 +2709,7 @@ async fn nsg_rule_that_already_exists_is_success() {
         .expect_create_security_group_rule()
         .returning(|_, _| Err(CloudError::Duplicate("rule exists".into())));
     m.reader.expect_list_nodes().returning(|| Ok(vec![]));
-    let (deps, _) = m.deps();
-    reconcile_nsg(&deps, &cfg(), &nsg_view(nsg_spec(), Default::default()))
-        .await
-        .unwrap();
+    reconciled_nsg(m, nsg_spec(), Default::default()).await;
 }
 
 #[tokio::test]
