@@ -452,13 +452,18 @@ async fn a_node_leaving_is_removed_with_one_member_put_per_pool() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_going_not_ready_is_removed_with_one_member_put_per_pool() {
+async fn a_node_going_not_ready_then_deleted_is_removed_with_one_member_put_per_pool_each_time() {
     let h = Harness::start("node-notready").await;
     two_port_service_ready(&h).await;
     let cost = member_puts_of(&h, h.set_node_ready("worker-3", false)).await;
     assert!(!h.member_ips().await.contains("10.76.1.13"));
     assert_one_put_per_pool(&cost);
     let cost = member_puts_of(&h, h.set_node_ready("worker-3", true)).await;
+    assert_one_put_per_pool(&cost);
+    // Deleted while Ready, after the operator has seen it change: the watch hands the Node
+    // over as it last was, and it still leaves every pool (the drift check is 10 min away).
+    let cost = member_puts_of(&h, h.delete_node("worker-3")).await;
+    assert!(!h.member_ips().await.contains("10.76.1.13"));
     assert_one_put_per_pool(&cost);
 }
 

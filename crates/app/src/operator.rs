@@ -31,14 +31,32 @@ pub struct RunOptions {
 }
 
 /// Node changes that matter (membership fields), by node name.
-#[derive(Debug, Default, Clone)]
-struct NodeFingerprints(Arc<Mutex<HashMap<String, u64>>>);
+#[derive(Clone)]
+struct NodeFingerprints {
+    seen: Arc<Mutex<HashMap<String, u64>>>,
+    nodes: Store<Node>,
+}
 
 impl NodeFingerprints {
-    /// Whether `node` changed what decides membership since last seen.
+    /// Tracks the Nodes of `nodes` (the store the watch fills before it hands a change on).
+    fn new(nodes: Store<Node>) -> Self {
+        Self {
+            seen: Arc::default(),
+            nodes,
+        }
+    }
+
+    /// Whether `node` changed what decides membership since last seen, or is gone: the
+    /// watch hands a deleted Node over as it last was (with no deletion timestamp when
+    /// nothing held it), so a deletion is told by its absence from the store.
     fn changed(&self, node: &Node) -> bool {
+        let name = node.name_any();
+        if self.nodes.get(&ObjectRef::new(&name)).is_none() {
+            self.seen.lock().remove(&name);
+            return true;
+        }
         let fp = views::node_fingerprint(node);
-        self.0.lock().insert(node.name_any(), fp) != Some(fp)
+        self.seen.lock().insert(name, fp) != Some(fp)
     }
 }
 
@@ -88,7 +106,7 @@ pub async fn run(
     // Services: their own changes, Node membership changes while the nodes still shape
     // their LBC or NSG spec, their LBC's status, and EndpointSlices of Services targeting
     // pod IPs.
-    let node_seen = NodeFingerprints::default();
+    let node_seen = NodeFingerprints::new(stores.nodes.clone());
     let store = stores.services.clone();
     let lbc_store = stores.lbcs.clone();
     let svc_class = class.clone();
@@ -135,7 +153,7 @@ pub async fn run(
     let (requeue_tx, requeue_rx) =
         tokio::sync::mpsc::unbounded_channel::<ObjectRef<LoadBalancerConfig>>();
     let store = stores.lbcs.clone();
-    let seen = NodeFingerprints::default();
+    let seen = NodeFingerprints::new(stores.nodes.clone());
     let lbcs = Controller::for_shared_stream(feeds.lbcs.subscribe(), stores.lbcs.clone())
         .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
             if !seen.changed(&node) {
@@ -169,7 +187,7 @@ pub async fn run(
 
     // NodeSecurityGroups: their own changes and Node membership changes.
     let store = stores.nsgs.clone();
-    let seen = NodeFingerprints::default();
+    let seen = NodeFingerprints::new(stores.nodes.clone());
     let nsgs = Controller::for_shared_stream(feeds.nsgs.subscribe(), stores.nsgs.clone())
         .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
             if !seen.changed(&node) {
@@ -242,6 +260,41 @@ mod tests {
             ),
             ..kube::api::ObjectMeta::default()
         }
+    }
+
+    fn node(name: &str, ready: &str) -> Node {
+        Node {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..kube::api::ObjectMeta::default()
+            },
+            status: Some(k8s_openapi::api::core::v1::NodeStatus {
+                conditions: Some(vec![k8s_openapi::api::core::v1::NodeCondition {
+                    type_: "Ready".into(),
+                    status: ready.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Node::default()
+        }
+    }
+
+    #[test]
+    fn a_node_counts_as_changed_when_new_when_its_membership_moves_and_when_deleted() {
+        use kube::runtime::watcher::Event;
+        let (store, mut writer) = kube::runtime::reflector::store::<Node>();
+        let seen = NodeFingerprints::new(store);
+        let a = node("a", "True");
+        writer.apply_watcher_event(&Event::Apply(a.clone()));
+        assert!(seen.changed(&a), "first sight");
+        assert!(!seen.changed(&a), "nothing that decides membership moved");
+        let unready = node("a", "False");
+        writer.apply_watcher_event(&Event::Apply(unready.clone()));
+        assert!(seen.changed(&unready));
+        // Deleted while nothing held it: the event carries the Node as it last was.
+        writer.apply_watcher_event(&Event::Delete(unready.clone()));
+        assert!(seen.changed(&unready), "a deletion is a change");
     }
 
     #[test]
