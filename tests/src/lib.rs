@@ -692,6 +692,15 @@ impl Harness {
             .expect("create node");
     }
 
+    /// Sets label `key` of a Node to `value`.
+    pub async fn label_node(&self, name: &str, key: &str, value: &str) {
+        let patch = json!({"metadata": {"labels": {key: value}}});
+        self.nodes()
+            .patch(name, &Self::patch_params(), &Patch::Merge(&patch))
+            .await
+            .expect("label node");
+    }
+
     /// Marks a Node Ready or NotReady (status subresource).
     pub async fn set_node_ready(&self, name: &str, ready: bool) {
         let patch = json!({"status": {"conditions": [ready_condition(ready)]}});

@@ -468,6 +468,38 @@ async fn a_node_going_not_ready_then_deleted_is_removed_with_one_member_put_per_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_label_no_pool_selects_on_costs_no_load_balancer_call() {
+    let h = Harness::start("node-label").await;
+    two_port_service_ready(&h).await;
+    let nsg_runs = reconciles(h.operator(), "nodesecuritygroup");
+    let before = h.cloud_counts();
+    h.label_node("worker-1", "team", "payments").await;
+    // The change reached the operator: the NSG (whose selection may depend on labels) ran.
+    wait_for(
+        "the NSG reconcile of the label change",
+        DEADLINE,
+        || async {
+            let now = reconciles(h.operator(), "nodesecuritygroup");
+            if now > nsg_runs {
+                Ok(())
+            } else {
+                Err(format!("{now} NSG reconciles"))
+            }
+        },
+    )
+    .await;
+    h.wait_quiet().await;
+    let cost = h.cloud_counts().since(&before);
+    let lb_calls: u64 = cost
+        .by_route
+        .iter()
+        .filter(|(route, _)| route.contains("/vlb-gateway/"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(lb_calls, 0, "load balancer calls: {:?}", cost.by_route);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_leaving_together_cost_one_member_put_per_pool() {
     let h = Harness::start_with(Options {
         debounce: Some(Duration::from_millis(500)),

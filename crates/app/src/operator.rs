@@ -15,6 +15,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
+use vlb_domain::model::{NodeMembers, NodeView};
 use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup, Stores};
 
 use crate::controllers::{self, Context, LBC, NSG, ReconcileError, SERVICE};
@@ -58,6 +59,59 @@ impl NodeFingerprints {
         let fp = views::node_fingerprint(node);
         self.seen.lock().insert(name, fp) != Some(fp)
     }
+}
+
+/// The last view of each Node, to tell which node-member templates a Node change moves.
+#[derive(Clone)]
+struct NodeMembership {
+    seen: Arc<Mutex<HashMap<String, NodeView>>>,
+    nodes: Store<Node>,
+}
+
+impl NodeMembership {
+    /// Tracks the Nodes of `nodes` (the store the watch fills before it hands a change on),
+    /// starting from what it holds now: the controller reconciles every LBC at start, so a
+    /// change the store took before this snapshot is covered by those reconciles.
+    fn new(nodes: Store<Node>) -> Self {
+        let seen = nodes
+            .state()
+            .iter()
+            .map(|n| (n.name_any(), vlb_k8s_adapter::reader::node_view(n)))
+            .collect();
+        Self {
+            seen: Arc::new(Mutex::new(seen)),
+            nodes,
+        }
+    }
+
+    /// The Node before this change (`None`: not there) and after it (`None`: deleted). A
+    /// deleted Node not seen before is taken as it was when deleted.
+    fn change(&self, node: &Node) -> (Option<NodeView>, Option<NodeView>) {
+        let name = node.name_any();
+        let mut seen = self.seen.lock();
+        if self.nodes.get(&ObjectRef::new(&name)).is_none() {
+            let before = seen
+                .remove(&name)
+                .unwrap_or_else(|| vlb_k8s_adapter::reader::node_view(node));
+            return (Some(before), None);
+        }
+        let now = vlb_k8s_adapter::reader::node_view(node);
+        (seen.insert(name, now.clone()), Some(now))
+    }
+}
+
+/// Whether a Node going from `before` to `after` changes the members `template` resolves
+/// to: the Node's member is its InternalIP while it is selected.
+fn moves_members(
+    template: &NodeMembers,
+    before: Option<&NodeView>,
+    after: Option<&NodeView>,
+) -> bool {
+    fn member<'a>(template: &NodeMembers, n: Option<&'a NodeView>) -> Option<&'a str> {
+        n.filter(|n| vlb_domain::members::node_selected(n, &template.select_node_labels))
+            .and_then(|n| n.internal_ip.as_deref())
+    }
+    member(template, before) != member(template, after)
 }
 
 fn all_refs<K>(store: &Store<K>, keep: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
@@ -148,19 +202,21 @@ pub async fn run(
             )
             .for_each(|_| futures::future::ready(()));
 
-    // LoadBalancerConfigs: their own changes, Node membership changes (for pools with node
-    // members), and requeues of those sharing a load balancer.
+    // LoadBalancerConfigs: their own changes, Node changes that move the members of one of
+    // their pools, and requeues of those sharing a load balancer.
     let (requeue_tx, requeue_rx) =
         tokio::sync::mpsc::unbounded_channel::<ObjectRef<LoadBalancerConfig>>();
     let store = stores.lbcs.clone();
-    let seen = NodeFingerprints::new(stores.nodes.clone());
+    let membership = NodeMembership::new(stores.nodes.clone());
     let lbcs = Controller::for_shared_stream(feeds.lbcs.subscribe(), stores.lbcs.clone())
         .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
-            if !seen.changed(&node) {
-                return Vec::new();
-            }
+            let (before, after) = membership.change(&node);
             all_refs(&store, |lbc: &LoadBalancerConfig| {
-                lbc.spec.pools.iter().any(|p| p.node_members.is_some())
+                lbc.spec.pools.iter().any(|p| {
+                    p.node_members
+                        .as_ref()
+                        .is_some_and(|t| moves_members(t, before.as_ref(), after.as_ref()))
+                })
             })
         })
         .reconcile_on(tokio_stream_from(requeue_rx))
@@ -295,6 +351,64 @@ mod tests {
         // Deleted while nothing held it: the event carries the Node as it last was.
         writer.apply_watcher_event(&Event::Delete(unready.clone()));
         assert!(seen.changed(&unready), "a deletion is a change");
+    }
+
+    #[test]
+    fn only_node_changes_that_move_a_templates_members_requeue_its_lbc() {
+        use kube::runtime::watcher::Event;
+        let (store, mut writer) = kube::runtime::reflector::store::<Node>();
+        let membership = NodeMembership::new(store);
+        let web = NodeMembers {
+            port: 31080,
+            monitor_port: None,
+            select_node_labels: BTreeMap::from([("pool".to_owned(), "web".to_owned())]),
+        };
+        let mut step = |n: &Node, delete: bool| {
+            writer.apply_watcher_event(&if delete {
+                Event::Delete(n.clone())
+            } else {
+                Event::Apply(n.clone())
+            });
+            let (before, after) = membership.change(n);
+            moves_members(&web, before.as_ref(), after.as_ref())
+        };
+        let mut a = node("a", "True");
+        a.status.as_mut().unwrap().addresses =
+            Some(vec![k8s_openapi::api::core::v1::NodeAddress {
+                type_: "InternalIP".into(),
+                address: "10.0.0.1".into(),
+            }]);
+        assert!(!step(&a, false), "new but not labelled web");
+        a.labels_mut().insert("zone".into(), "x".into());
+        assert!(!step(&a, false), "a label the template does not select on");
+        a.labels_mut().insert("pool".into(), "web".into());
+        assert!(step(&a, false), "joins the template's nodes");
+        assert!(!step(&a, false), "nothing moved");
+        let mut unready = a.clone();
+        unready
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .as_mut()
+            .unwrap()[0]
+            .status = "False".into();
+        assert!(step(&unready, false), "not ready: leaves");
+        assert!(step(&a, false), "ready again: back");
+        assert!(step(&a, true), "deleted while a member");
+        let b = node("b", "True");
+        assert!(!step(&b, false));
+        assert!(!step(&b, true), "deleted, never a member");
+        // Nodes in the store when the mapping starts are known: only real moves count, and
+        // their deletion is one.
+        writer.apply_watcher_event(&Event::Apply(a.clone()));
+        let fresh = NodeMembership::new(membership.nodes.clone());
+        let (before, after) = fresh.change(&a);
+        assert!(!moves_members(&web, before.as_ref(), after.as_ref()));
+        // A member deleted before the mapping ever saw it is taken as it was.
+        writer.apply_watcher_event(&Event::Delete(a.clone()));
+        let (before, after) = NodeMembership::new(membership.nodes.clone()).change(&a);
+        assert!(moves_members(&web, before.as_ref(), after.as_ref()));
     }
 
     #[test]
