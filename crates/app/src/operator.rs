@@ -31,47 +31,19 @@ pub struct RunOptions {
     pub debounce: Duration,
 }
 
-/// Node changes that matter (membership fields), by node name.
+/// The last domain view of each Node ([`NodeView`]: what membership and placement read),
+/// to tell what a Node change moves. Heartbeats and the kubelet's inventory are not in a
+/// view, so they never count as changes.
 #[derive(Clone)]
-struct NodeFingerprints {
-    seen: Arc<Mutex<HashMap<String, u64>>>,
-    nodes: Store<Node>,
-}
-
-impl NodeFingerprints {
-    /// Tracks the Nodes of `nodes` (the store the watch fills before it hands a change on).
-    fn new(nodes: Store<Node>) -> Self {
-        Self {
-            seen: Arc::default(),
-            nodes,
-        }
-    }
-
-    /// Whether `node` changed what decides membership since last seen, or is gone: the
-    /// watch hands a deleted Node over as it last was (with no deletion timestamp when
-    /// nothing held it), so a deletion is told by its absence from the store.
-    fn changed(&self, node: &Node) -> bool {
-        let name = node.name_any();
-        if self.nodes.get(&ObjectRef::new(&name)).is_none() {
-            self.seen.lock().remove(&name);
-            return true;
-        }
-        let fp = views::node_fingerprint(node);
-        self.seen.lock().insert(name, fp) != Some(fp)
-    }
-}
-
-/// The last view of each Node, to tell which node-member templates a Node change moves.
-#[derive(Clone)]
-struct NodeMembership {
+struct NodeViews {
     seen: Arc<Mutex<HashMap<String, NodeView>>>,
     nodes: Store<Node>,
 }
 
-impl NodeMembership {
+impl NodeViews {
     /// Tracks the Nodes of `nodes` (the store the watch fills before it hands a change on),
-    /// starting from what it holds now: the controller reconciles every LBC at start, so a
-    /// change the store took before this snapshot is covered by those reconciles.
+    /// starting from what it holds now: each controller reconciles every object at start, so
+    /// a change the store took before this snapshot is covered by those reconciles.
     fn new(nodes: Store<Node>) -> Self {
         let seen = nodes
             .state()
@@ -84,8 +56,10 @@ impl NodeMembership {
         }
     }
 
-    /// The Node before this change (`None`: not there) and after it (`None`: deleted). A
-    /// deleted Node not seen before is taken as it was when deleted.
+    /// The Node before this change (`None`: not there) and after it (`None`: deleted). The
+    /// watch hands a deleted Node over as it last was (with no deletion timestamp when
+    /// nothing held it), so a deletion is told by its absence from the store; one not seen
+    /// before is taken as it was when deleted.
     fn change(&self, node: &Node) -> (Option<NodeView>, Option<NodeView>) {
         let name = node.name_any();
         let mut seen = self.seen.lock();
@@ -97,6 +71,12 @@ impl NodeMembership {
         }
         let now = vlb_k8s_adapter::reader::node_view(node);
         (seen.insert(name, now.clone()), Some(now))
+    }
+
+    /// Whether `node` changed what the domain reads of it (or appeared, or is gone).
+    fn changed(&self, node: &Node) -> bool {
+        let (before, after) = self.change(node);
+        before != after
     }
 }
 
@@ -160,7 +140,7 @@ pub async fn run(
     // Services: their own changes, Node membership changes while the nodes still shape
     // their LBC or NSG spec, their LBC's status, and EndpointSlices of Services targeting
     // pod IPs.
-    let node_seen = NodeFingerprints::new(stores.nodes.clone());
+    let node_seen = NodeViews::new(stores.nodes.clone());
     let store = stores.services.clone();
     let lbc_store = stores.lbcs.clone();
     let svc_class = class.clone();
@@ -207,7 +187,7 @@ pub async fn run(
     let (requeue_tx, requeue_rx) =
         tokio::sync::mpsc::unbounded_channel::<ObjectRef<LoadBalancerConfig>>();
     let store = stores.lbcs.clone();
-    let membership = NodeMembership::new(stores.nodes.clone());
+    let membership = NodeViews::new(stores.nodes.clone());
     let lbcs = Controller::for_shared_stream(feeds.lbcs.subscribe(), stores.lbcs.clone())
         .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
             let (before, after) = membership.change(&node);
@@ -243,7 +223,7 @@ pub async fn run(
 
     // NodeSecurityGroups: their own changes and Node membership changes.
     let store = stores.nsgs.clone();
-    let seen = NodeFingerprints::new(stores.nodes.clone());
+    let seen = NodeViews::new(stores.nodes.clone());
     let nsgs = Controller::for_shared_stream(feeds.nsgs.subscribe(), stores.nsgs.clone())
         .watches_shared_stream(feeds.nodes.subscribe(), move |node: Arc<Node>| {
             if !seen.changed(&node) {
@@ -337,14 +317,27 @@ mod tests {
     }
 
     #[test]
-    fn a_node_counts_as_changed_when_new_when_its_membership_moves_and_when_deleted() {
+    fn a_node_counts_as_changed_when_new_when_what_the_domain_reads_moves_and_when_deleted() {
         use kube::runtime::watcher::Event;
         let (store, mut writer) = kube::runtime::reflector::store::<Node>();
-        let seen = NodeFingerprints::new(store);
+        let seen = NodeViews::new(store);
         let a = node("a", "True");
         writer.apply_watcher_event(&Event::Apply(a.clone()));
         assert!(seen.changed(&a), "first sight");
-        assert!(!seen.changed(&a), "nothing that decides membership moved");
+        assert!(!seen.changed(&a), "nothing the domain reads moved");
+        let mut heartbeat = a.clone();
+        heartbeat
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .as_mut()
+            .unwrap()[0]
+            .last_heartbeat_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            jiff::Timestamp::from_second(99).unwrap(),
+        ));
+        writer.apply_watcher_event(&Event::Apply(heartbeat.clone()));
+        assert!(!seen.changed(&heartbeat), "a heartbeat is not a change");
         let unready = node("a", "False");
         writer.apply_watcher_event(&Event::Apply(unready.clone()));
         assert!(seen.changed(&unready));
@@ -357,7 +350,7 @@ mod tests {
     fn only_node_changes_that_move_a_templates_members_requeue_its_lbc() {
         use kube::runtime::watcher::Event;
         let (store, mut writer) = kube::runtime::reflector::store::<Node>();
-        let membership = NodeMembership::new(store);
+        let membership = NodeViews::new(store);
         let web = NodeMembers {
             port: 31080,
             monitor_port: None,
@@ -402,12 +395,12 @@ mod tests {
         // Nodes in the store when the mapping starts are known: only real moves count, and
         // their deletion is one.
         writer.apply_watcher_event(&Event::Apply(a.clone()));
-        let fresh = NodeMembership::new(membership.nodes.clone());
+        let fresh = NodeViews::new(membership.nodes.clone());
         let (before, after) = fresh.change(&a);
         assert!(!moves_members(&web, before.as_ref(), after.as_ref()));
         // A member deleted before the mapping ever saw it is taken as it was.
         writer.apply_watcher_event(&Event::Delete(a.clone()));
-        let (before, after) = NodeMembership::new(membership.nodes.clone()).change(&a);
+        let (before, after) = NodeViews::new(membership.nodes.clone()).change(&a);
         assert!(moves_members(&web, before.as_ref(), after.as_ref()));
     }
 

@@ -1,10 +1,7 @@
 //! What the controllers read from watched objects: a Service as the domain's
-//! [`ServiceView`], a fingerprint of the Node fields that decide pool members, and the
-//! Service an EndpointSlice belongs to.
+//! [`ServiceView`], and the Service an EndpointSlice belongs to.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::ResourceExt;
 use vlb_domain::model::ServiceView;
@@ -51,32 +48,6 @@ fn handles(service_type: Option<&str>, service_class: Option<&str>, class: Optio
     service_type == Some("LoadBalancer") && service_class == class
 }
 
-/// Hash of what decides membership: readiness, labels, taints, addresses, provider id,
-/// deletion. Heartbeats and image lists do not change it.
-pub fn node_fingerprint(node: &Node) -> u64 {
-    let mut h = DefaultHasher::new();
-    node.labels().hash(&mut h);
-    node.metadata.deletion_timestamp.is_some().hash(&mut h);
-    if let Some(spec) = &node.spec {
-        spec.provider_id.hash(&mut h);
-        spec.unschedulable.hash(&mut h);
-        for t in spec.taints.iter().flatten() {
-            (&t.key, &t.value, &t.effect).hash(&mut h);
-        }
-    }
-    if let Some(status) = &node.status {
-        for a in status.addresses.iter().flatten() {
-            (&a.type_, &a.address).hash(&mut h);
-        }
-        for c in status.conditions.iter().flatten() {
-            if c.type_ == "Ready" {
-                c.status.hash(&mut h);
-            }
-        }
-    }
-    h.finish()
-}
-
 /// Namespace and name of the Service an EndpointSlice belongs to.
 pub fn endpoint_slice_service(slice: &EndpointSlice) -> Option<(String, String)> {
     let name = slice.labels().get(SERVICE_NAME_LABEL)?.clone();
@@ -86,9 +57,7 @@ pub fn endpoint_slice_service(slice: &EndpointSlice) -> Option<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{
-        NodeCondition, NodeSpec, NodeStatus, ServicePort, ServiceSpec,
-    };
+    use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
     use kube::api::ObjectMeta;
     use vlb_domain::model::PortProtocol;
 
@@ -182,43 +151,5 @@ mod tests {
         );
         assert!(targets_pods(&svc, None));
         assert!(!targets_pods(&svc, Some("other")));
-    }
-
-    fn node(ready: &str, heartbeat: i64) -> Node {
-        Node {
-            metadata: ObjectMeta {
-                name: Some("n1".into()),
-                ..ObjectMeta::default()
-            },
-            spec: Some(NodeSpec {
-                provider_id: Some("vngcloud://ins-1".into()),
-                ..NodeSpec::default()
-            }),
-            status: Some(NodeStatus {
-                conditions: Some(vec![NodeCondition {
-                    type_: "Ready".into(),
-                    status: ready.into(),
-                    last_heartbeat_time: Some(
-                        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                            jiff::Timestamp::from_second(heartbeat).unwrap(),
-                        ),
-                    ),
-                    ..NodeCondition::default()
-                }]),
-                ..NodeStatus::default()
-            }),
-        }
-    }
-
-    #[test]
-    fn node_heartbeat_does_not_change_the_fingerprint_but_readiness_does() {
-        assert_eq!(
-            node_fingerprint(&node("True", 1)),
-            node_fingerprint(&node("True", 99))
-        );
-        assert_ne!(
-            node_fingerprint(&node("True", 1)),
-            node_fingerprint(&node("False", 1))
-        );
     }
 }

@@ -108,7 +108,7 @@ impl Cached for Node {
             s.config = None;
             s.features = None;
             s.runtime_handlers = None;
-            // Only Ready is read (membership and its fingerprint).
+            // Only Ready is read (membership, and the change test of the Node mappings).
             if let Some(c) = s.conditions.as_mut() {
                 c.retain(|c| c.type_ == "Ready");
             }
