@@ -243,10 +243,10 @@ pub struct OwnedMembers {
 }
 
 impl OwnedMembers {
-    /// What `record` says this LBC owns.
+    /// What `record` says this LBC owns (its list sorted, as [`OwnedMembers::new`] keeps it).
     pub fn of(record: &CreatedPool) -> Self {
         Self {
-            listed: record.created_members.clone(),
+            listed: sorted(record.created_members.clone()),
             node_port: record.node_port,
         }
     }
@@ -522,7 +522,7 @@ fn plan_update(
     let mut pool_ids: BTreeMap<&str, &str> = BTreeMap::new();
     for want in &spec.pools {
         let want_members = sorted(want.members.clone());
-        let node_port = want.node_members.as_ref().map(|n| n.port);
+        let node_port = want.node_port();
         let Some(have) = obs.pools.iter().find(|p| p.name == want.name) else {
             plan.ops.push(CloudOp::CreatePool {
                 request: pool_request(want, want_members),
@@ -781,9 +781,7 @@ fn plan_create(
     };
     plan.ops.push(CloudOp::CreateLoadBalancer {
         request: Box::new(request),
-        pool_node_port: first_pool
-            .and_then(|p| p.node_members.as_ref())
-            .map(|n| n.port),
+        pool_node_port: first_pool.and_then(PoolSpec::node_port),
     });
     for p in &spec.pools {
         if first_pool.is_some_and(|f| f.name == p.name) {
@@ -791,7 +789,7 @@ fn plan_create(
         }
         plan.ops.push(CloudOp::CreatePool {
             request: pool_request(p, sorted(p.members.clone())),
-            node_port: p.node_members.as_ref().map(|n| n.port),
+            node_port: p.node_port(),
         });
     }
     let pool_ref = |n: &str| PoolRef::Name(n.to_owned());

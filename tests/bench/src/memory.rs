@@ -207,7 +207,7 @@ fn converged_lbc_status(
                 };
                 // What the LBC reconcile records for the members it resolved.
                 let resolved = &resolved.pools[j].members;
-                let node_port = p.node_members.as_ref().map(|n| n.port);
+                let node_port = p.node_port();
                 OwnedMembers::new(resolved, node_port, false).record(&mut record);
                 record
             })

@@ -94,6 +94,13 @@ pub struct PoolSpec {
     pub node_members: Option<NodeMembers>,
 }
 
+impl PoolSpec {
+    /// Port of its node members, when it has any.
+    pub fn node_port(&self) -> Option<u16> {
+        self.node_members.as_ref().map(|n| n.port)
+    }
+}
+
 /// Pool members on every selected node: the node's InternalIP at `port`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

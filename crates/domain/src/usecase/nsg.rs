@@ -299,14 +299,7 @@ pub async fn reconcile_nsg(
                 attached_security_group_ids: extras.clone(),
                 error: None,
             }),
-            Err(e) => {
-                servers.push(ServerSecurityGroupStatus {
-                    server_id: server_id.clone(),
-                    attached_security_group_ids: Vec::new(),
-                    error: Some(e.to_string()),
-                });
-                first_error.get_or_insert(e.into());
-            }
+            Err(e) => failed(&mut servers, &mut first_error, server_id, &[], e),
         }
     }
     // Servers no longer selected lose the groups this NSG attached: those recorded, and the
@@ -319,22 +312,17 @@ pub async fn reconcile_nsg(
         {
             continue;
         }
-        let mut remove = old.attached_security_group_ids.clone();
-        if let Some(id) = &managed_id
-            && !remove.contains(id)
-        {
-            remove.push(id.clone());
-        }
+        let remove = with_managed(&old.attached_security_group_ids, managed_id.as_ref());
         let detached = attach_coalesced(deps, &old.server_id, &[], &others, &remove).await;
         match detached {
             Ok(_) | Err(CloudError::NotFound { .. }) => {}
-            Err(e) => {
-                servers.push(ServerSecurityGroupStatus {
-                    error: Some(e.to_string()),
-                    ..old.clone()
-                });
-                first_error.get_or_insert(e.into());
-            }
+            Err(e) => failed(
+                &mut servers,
+                &mut first_error,
+                &old.server_id,
+                &old.attached_security_group_ids,
+                e,
+            ),
         }
     }
     if let Some(id) = &managed_id {
@@ -345,14 +333,7 @@ pub async fn reconcile_nsg(
             }
             match attach_coalesced(deps, &server_id, &[], &others, &remove).await {
                 Ok(_) | Err(CloudError::NotFound { .. }) => {}
-                Err(e) => {
-                    servers.push(ServerSecurityGroupStatus {
-                        server_id,
-                        attached_security_group_ids: Vec::new(),
-                        error: Some(e.to_string()),
-                    });
-                    first_error.get_or_insert(e.into());
-                }
+                Err(e) => failed(&mut servers, &mut first_error, &server_id, &[], e),
             }
         }
     }
@@ -385,12 +366,7 @@ pub async fn finalize_nsg(deps: &Deps, nsg: &NodeSecurityGroupView) -> Result<()
         if !done.insert(&s.server_id) {
             continue;
         }
-        let mut remove = s.attached_security_group_ids.clone();
-        if let Some(id) = managed_id
-            && !remove.contains(id)
-        {
-            remove.push(id.clone());
-        }
+        let remove = with_managed(&s.attached_security_group_ids, managed_id);
         detach(deps, &s.server_id, &remove).await?;
     }
     if let Some(id) = managed_id {
@@ -411,6 +387,35 @@ pub async fn finalize_nsg(deps: &Deps, nsg: &NodeSecurityGroupView) -> Result<()
         .remove_finalizer(&object_ref(nsg), NSG_FINALIZER)
         .await?;
     Ok(())
+}
+
+/// Records that writing the groups of `server_id` failed with `e` (keeping `attached`, what
+/// it still holds of this NSG's), the first such error being the reconcile's.
+fn failed(
+    servers: &mut Vec<ServerSecurityGroupStatus>,
+    first_error: &mut Option<DomainError>,
+    server_id: &str,
+    attached: &[String],
+    e: CloudError,
+) {
+    servers.push(ServerSecurityGroupStatus {
+        server_id: server_id.to_owned(),
+        attached_security_group_ids: attached.to_vec(),
+        error: Some(e.to_string()),
+    });
+    first_error.get_or_insert(e.into());
+}
+
+/// The groups a server record says this NSG attached, with its managed group (a record
+/// written now leaves it out: it is read back from the server).
+fn with_managed(recorded: &[String], managed: Option<&String>) -> Vec<String> {
+    let mut groups = recorded.to_vec();
+    if let Some(id) = managed
+        && !groups.contains(id)
+    {
+        groups.push(id.clone());
+    }
+    groups
 }
 
 /// Removes `groups` from a server; a server (or group) already gone is success.
