@@ -534,7 +534,7 @@ impl VngCloudClient {
         self.busy().changed(lb_id, change);
     }
 
-    /// Forgets `lb_id` (ready again, or deleted).
+    /// Forgets the pending change of `lb_id` (ready again).
     pub(crate) fn forget_changing(&self, lb_id: &str) {
         self.busy().forget(lb_id);
     }

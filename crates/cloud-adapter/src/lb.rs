@@ -61,7 +61,7 @@ impl VngCloudClient {
             let Some((at, change)) = busy.pending(lb_id) else {
                 return Ok(());
             };
-            (at, change, busy.estimate(change))
+            (at, change, busy.estimate(lb_id, change))
         };
         let deadline = self.config().wait_deadline;
         if let Some(estimate) = estimate {
@@ -73,7 +73,7 @@ impl VngCloudClient {
         match waited {
             Ok((_, polls, last_gap)) => {
                 self.busy()
-                    .learn(change, at.elapsed(), polls == 1, last_gap);
+                    .learn(lb_id, change, at.elapsed(), polls == 1, last_gap);
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -401,7 +401,7 @@ impl LoadBalancerApi for VngCloudClient {
         );
         let deleted = self.send(&call).await.map(drop);
         if deleted.is_ok() {
-            self.forget_changing(lb_id);
+            self.busy().forget_all(lb_id);
         }
         deleted
     }
