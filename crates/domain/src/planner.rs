@@ -447,6 +447,7 @@ pub fn plan_with_certificates(
     cluster_id: &str,
 ) -> Plan {
     let mut plan = Plan::default();
+    let spec = &*one_listener_per_port(spec, observed, &mut plan);
     let certs = l7::CertCtx::new(certs);
     let kept_certs = certs.plan_imports(status, &mut plan);
     match observed {
@@ -461,6 +462,77 @@ pub fn plan_with_certificates(
         plan_tags(spec, status, obs, cluster_id, &mut plan);
     }
     plan
+}
+
+/// `spec` with one listener per port: VNGCloud holds one listener, of one protocol, per port
+/// of a load balancer (the Go controller refuses such an LBC: lbc_uc/validate.go
+/// validateSelfListenerPorts). Of the listeners asking the same port, the one whose protocol
+/// the load balancer's listener on that port already has is kept (so adding UDP 53 beside a
+/// serving TCP 53 never takes TCP away), else the first in spec order; each other one is a
+/// conflict of the plan, not deployed, and so are the pools only it uses. Without this the
+/// plan switched the port's listener between the protocols at every reconcile.
+fn one_listener_per_port<'a>(
+    spec: &'a LoadBalancerConfigSpec,
+    observed: Option<&Observed>,
+    plan: &mut Plan,
+) -> std::borrow::Cow<'a, LoadBalancerConfigSpec> {
+    let mut chosen: BTreeMap<u16, usize> = BTreeMap::new();
+    for (i, l) in spec.listeners.iter().enumerate() {
+        let serving = observed
+            .and_then(|o| o.listeners.iter().find(|h| h.port == l.protocol_port))
+            .and_then(|h| h.protocol);
+        chosen
+            .entry(l.protocol_port)
+            .and_modify(|c| {
+                if serving == Some(l.protocol) && serving != Some(spec.listeners[*c].protocol) {
+                    *c = i;
+                }
+            })
+            .or_insert(i);
+    }
+    if chosen.len() == spec.listeners.len() {
+        return std::borrow::Cow::Borrowed(spec);
+    }
+    let (kept, dropped): (Vec<_>, Vec<_>) = spec
+        .listeners
+        .iter()
+        .enumerate()
+        .partition(|(i, l)| chosen.get(&l.protocol_port) == Some(i));
+    for (_, l) in &dropped {
+        let winner = &spec.listeners[chosen[&l.protocol_port]];
+        plan.conflicts.push(format!(
+            "listeners {} ({}) and {} ({}) both ask port {}: a VNGCloud load balancer holds \
+             one protocol per port, so {} is not deployed",
+            winner.name,
+            winner.protocol.as_str(),
+            l.name,
+            l.protocol.as_str(),
+            l.protocol_port,
+            l.name
+        ));
+    }
+    let kept: Vec<ListenerSpec> = kept.into_iter().map(|(_, l)| l.clone()).collect();
+    let used: BTreeSet<&str> = kept
+        .iter()
+        .flat_map(|l| {
+            l.default_pool_name.iter().chain(
+                l.policies
+                    .iter()
+                    .filter_map(|p| p.redirect_pool_name.as_ref()),
+            )
+        })
+        .map(String::as_str)
+        .collect();
+    let only_dropped: BTreeSet<&str> = dropped
+        .iter()
+        .filter_map(|(_, l)| l.default_pool_name.as_deref())
+        .filter(|n| !used.contains(n))
+        .collect();
+    let mut out = spec.clone();
+    out.pools
+        .retain(|p| !only_dropped.contains(p.name.as_str()));
+    out.listeners = kept;
+    std::borrow::Cow::Owned(out)
 }
 
 /// Tags of an existing load balancer: this cluster's written over the others.

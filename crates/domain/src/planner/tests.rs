@@ -1187,3 +1187,87 @@ fn certificate_requests_never_show_the_private_key_in_debug_output() {
     assert!(!text.contains("PRIVATE KEY"), "{text}");
     assert!(text.contains("redacted"));
 }
+
+/// Issue #22 item 2 (DNS on 53): TCP and UDP listeners asking the same port switched the
+/// port's listener between the protocols at every reconcile. VNGCloud holds one protocol per
+/// port (the Go controller refuses the LBC: lbc_uc/validate.go validateSelfListenerPorts,
+/// validate_test.go "same port different protocols"): one is deployed, the other is a
+/// conflict of every plan, and the plans after converging change nothing.
+#[test]
+fn tcp_and_udp_on_the_same_port_deploy_one_listener_and_report_the_other_without_flapping() {
+    let port = |udp| PortSpec {
+        port: 53,
+        udp,
+        members: vec![1],
+        interval: 5,
+        timeout_client: 40,
+        ..PortSpec::default()
+    };
+    let spec = spec_of(&[port(false), port(true)], &BTreeMap::new());
+    assert_eq!(spec.listeners.len(), 2);
+    let mut status = LoadBalancerConfigStatus::default();
+    let mut seed = 0;
+    let p = plan(&spec, &status, None, CLUSTER);
+    assert_eq!(p.conflicts.len(), 1, "{p:?}");
+    assert!(p.conflicts[0].contains("port 53"), "{}", p.conflicts[0]);
+    let creates = |p: &Plan| {
+        p.ops
+            .iter()
+            .filter(|o| matches!(o, CloudOp::CreateLoadBalancer { request, .. } if request.listener.is_some())
+                || matches!(o, CloudOp::CreateListener { .. }))
+            .count()
+    };
+    assert_eq!(creates(&p), 1, "one listener for port 53: {p:?}");
+    let pools = p
+        .ops
+        .iter()
+        .filter(|o| {
+            matches!(o, CloudOp::CreateLoadBalancer { request, .. } if request.pool.is_some())
+                || matches!(o, CloudOp::CreatePool { .. })
+        })
+        .count();
+    assert_eq!(
+        pools, 1,
+        "the refused listener's pool is not created either: {p:?}"
+    );
+    let mut obs = simulate(None, &mut status, &p, &mut seed).expect("created");
+    let served = obs.listeners[0].protocol;
+    for _ in 0..3 {
+        let again = plan(&spec, &status, Some(&obs), CLUSTER);
+        assert!(again.ops.is_empty(), "no flapping: {again:?}");
+        assert_eq!(again.conflicts.len(), 1);
+        obs = simulate(Some(obs), &mut status, &again, &mut seed).expect("still there");
+        assert_eq!(obs.listeners.len(), 1);
+        assert_eq!(obs.listeners[0].protocol, served);
+    }
+}
+
+/// Adding UDP 53 beside a serving TCP 53 (or the other way round) never takes the serving
+/// listener away, whatever the order of the spec.
+#[test]
+fn a_second_protocol_on_a_serving_port_keeps_the_serving_listener() {
+    let port = |udp| PortSpec {
+        port: 53,
+        udp,
+        members: vec![1],
+        interval: 5,
+        timeout_client: 40,
+        ..PortSpec::default()
+    };
+    for serving_udp in [false, true] {
+        let mut status = LoadBalancerConfigStatus::default();
+        let mut seed = 0;
+        let first = spec_of(&[port(serving_udp)], &BTreeMap::new());
+        let obs = step(None, &mut status, &first, &mut seed);
+        let both = spec_of(&[port(false), port(true)], &BTreeMap::new());
+        let p = plan(&both, &status, Some(&obs), CLUSTER);
+        assert_eq!(p.conflicts.len(), 1, "{p:?}");
+        assert!(
+            !p.ops.iter().any(|o| matches!(
+                o,
+                CloudOp::DeleteListener { .. } | CloudOp::CreateListener { .. }
+            )),
+            "serving udp={serving_udp}: {p:?}"
+        );
+    }
+}
