@@ -100,7 +100,7 @@ async fn embedded_operator_converges_the_sample_services_watching_each_kind_once
         let ours: Vec<String> = control
             .security_groups()
             .into_iter()
-            .filter(|g| g.name.starts_with("vks_"))
+            .filter(|g| g.name.starts_with("vks-"))
             .map(|g| g.id)
             .collect();
         let servers = control.servers();
