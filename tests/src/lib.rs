@@ -870,7 +870,7 @@ impl Harness {
                     .await
                     .map_err(|e| e.to_string())?
                     .ok_or("no LoadBalancerConfig")?;
-                let conditions = lbc.status.unwrap_or_default().conditions;
+                let conditions = lbc.status.unwrap_or_default().0.conditions;
                 let c = cond::find_condition(&conditions, type_)
                     .ok_or_else(|| format!("no {type_} condition in {conditions:?}"))?;
                 if c.status == status && c.reason == reason {
@@ -1517,7 +1517,7 @@ impl Harness {
     pub async fn describe(&self, name: &str) -> String {
         let lbc = self.lbc(name).await;
         let lbc = lbc.map(|l| {
-            let s = l.status.unwrap_or_default();
+            let s = l.status.unwrap_or_default().0;
             format!(
                 "LBC spec name {:?} id {:?}; status id {:?} created {:?} adopted {:?} retiring {:?} conditions {:?}",
                 l.spec.load_balancer_name,
