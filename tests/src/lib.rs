@@ -821,7 +821,14 @@ impl Harness {
             .and_then(|s| s.load_balancer.as_ref())
             .and_then(|lb| lb.ingress.as_ref())
             .and_then(|i| i.first())
-            .and_then(|i| i.ip.clone())
+            .and_then(|i| {
+                let view = vlb_domain::model::IngressView {
+                    ip: i.ip.clone(),
+                    hostname: i.hostname.clone(),
+                    ip_mode: i.ip_mode.clone(),
+                };
+                vlb_domain::model::ServiceAddress::address_of(&view).map(str::to_owned)
+            })
             .ok_or("no address on the Service status")?;
         let lbc = self
             .lbcs()

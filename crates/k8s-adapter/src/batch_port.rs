@@ -116,6 +116,7 @@ pub fn service_status_view(svc: &Service) -> ServiceStatusView {
             .map(|i| IngressView {
                 ip: i.ip.clone(),
                 hostname: i.hostname.clone(),
+                ip_mode: i.ip_mode.clone(),
             })
             .collect(),
     }
@@ -128,6 +129,7 @@ fn write_ingress(svc: &mut Service, view: &ServiceStatusView) {
         .map(|i| LoadBalancerIngress {
             ip: i.ip.clone(),
             hostname: i.hostname.clone(),
+            ip_mode: i.ip_mode.clone(),
             ..LoadBalancerIngress::default()
         })
         .collect();
@@ -201,6 +203,7 @@ mod tests {
             ingress: vec![IngressView {
                 ip: Some("203.0.113.7".into()),
                 hostname: None,
+                ip_mode: Some("Proxy".into()),
             }],
         };
         write_ingress(&mut svc, &view);

@@ -159,3 +159,33 @@ fn null_select_node_labels_read_as_empty() {
         serde_json::from_value(serde_json::json!({"selectNodeLabels": null})).unwrap();
     assert!(spec.select_node_labels.is_empty());
 }
+
+/// The Go controller writes `<ip>.nip.io` (`k8s_repo.go` `UpdateServiceStatusAddress`), a
+/// non-IP address as it is; every form reads back as the load balancer's address.
+#[test]
+fn service_address_forms() {
+    let nip = ServiceAddress::default().ingress("203.0.113.7");
+    assert_eq!(nip.hostname.as_deref(), Some("203.0.113.7.nip.io"));
+    assert_eq!((nip.ip.as_deref(), nip.ip_mode.as_deref()), (None, None));
+    let proxy = ServiceAddress::IpProxy.ingress("203.0.113.7");
+    assert_eq!(proxy.ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(proxy.ip_mode.as_deref(), Some("Proxy"));
+    let ip = ServiceAddress::Ip.ingress("203.0.113.7");
+    assert_eq!(
+        (ip.ip.as_deref(), ip.ip_mode.as_deref()),
+        (Some("203.0.113.7"), None)
+    );
+    for mode in [
+        ServiceAddress::NipIo,
+        ServiceAddress::IpProxy,
+        ServiceAddress::Ip,
+    ] {
+        let named = mode.ingress("lb.example.com");
+        assert_eq!(named.hostname.as_deref(), Some("lb.example.com"));
+        assert_eq!(named.ip, None);
+        assert_eq!(
+            ServiceAddress::address_of(&mode.ingress("203.0.113.7")),
+            Some("203.0.113.7")
+        );
+    }
+}

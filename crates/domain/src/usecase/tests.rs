@@ -21,6 +21,7 @@ fn cfg() -> Config {
         cluster_id: CLUSTER.into(),
         vpc_id: "net-1".into(),
         load_balancer_class: None,
+        service_address: crate::model::ServiceAddress::Ip,
     }
 }
 
