@@ -281,6 +281,30 @@ mod tests {
         assert_eq!(n.pool(&udp, PoolProtocol::Udp), format!("{lb}-UDP-53"));
     }
 
+    /// The README's example, and the names of the Go fixtures of the k8s adapter's tests.
+    #[test]
+    fn readme_example_names() {
+        let n = Namer::new(
+            "k8s-3a5b2c1d-8f3e-4a6b-9c2d-1e0f5a7b3c9d",
+            "default",
+            "nginx",
+        );
+        assert_eq!(n.load_balancer(), "vks-k8s-3a5b2c-default-nginx-63147");
+        assert_eq!(
+            n.listener(&port("http", 80)),
+            "vks-k8s-3a5b2c-default-nginx-63147-TCP-80"
+        );
+        let ing = Namer::of_kind(
+            "k8s-3a5b2c1d-8f3e-4a6b-9c2d-1e0f5a7b3c9d",
+            "default",
+            "web",
+            NamedKind::Ingress,
+        );
+        assert_eq!(ing.load_balancer(), "vks-k8s-3a5b2c-default-web-1f323");
+        assert_eq!(ing.l7_pool("web", 80), "vks-1f323-default-web-80");
+        assert_eq!(ing.certificate("web-tls", "12345"), "vks-1f323-dae66-12345");
+    }
+
     /// Issue #22 item 3: port names sharing their first 15 characters no longer collide.
     #[test]
     fn ports_whose_names_share_15_characters_get_distinct_names() {
