@@ -821,7 +821,14 @@ impl Harness {
             .and_then(|s| s.load_balancer.as_ref())
             .and_then(|lb| lb.ingress.as_ref())
             .and_then(|i| i.first())
-            .and_then(|i| i.ip.clone())
+            .and_then(|i| {
+                let view = vlb_domain::model::IngressView {
+                    ip: i.ip.clone(),
+                    hostname: i.hostname.clone(),
+                    ip_mode: i.ip_mode.clone(),
+                };
+                vlb_domain::model::ServiceAddress::address_of(&view).map(str::to_owned)
+            })
             .ok_or("no address on the Service status")?;
         let lbc = self
             .lbcs()
@@ -870,7 +877,7 @@ impl Harness {
                     .await
                     .map_err(|e| e.to_string())?
                     .ok_or("no LoadBalancerConfig")?;
-                let conditions = lbc.status.unwrap_or_default().conditions;
+                let conditions = lbc.status.unwrap_or_default().0.conditions;
                 let c = cond::find_condition(&conditions, type_)
                     .ok_or_else(|| format!("no {type_} condition in {conditions:?}"))?;
                 if c.status == status && c.reason == reason {
@@ -1517,7 +1524,7 @@ impl Harness {
     pub async fn describe(&self, name: &str) -> String {
         let lbc = self.lbc(name).await;
         let lbc = lbc.map(|l| {
-            let s = l.status.unwrap_or_default();
+            let s = l.status.unwrap_or_default().0;
             format!(
                 "LBC spec name {:?} id {:?}; status id {:?} created {:?} adopted {:?} retiring {:?} conditions {:?}",
                 l.spec.load_balancer_name,

@@ -235,7 +235,7 @@ async fn a_busy_load_balancer_is_retried_and_does_not_block_the_others() {
     // The operator sees the load balancer busy and says so, without changing it ...
     wait_for("the stuck LBC reported busy", DEADLINE, || async {
         let lbc = h.lbc("stuck").await.ok_or("no LBC")?;
-        let conditions = lbc.status.unwrap_or_default().conditions;
+        let conditions = lbc.status.unwrap_or_default().0.conditions;
         let ready = cond::find_condition(&conditions, cond::READY).ok_or("no Ready")?;
         if ready.status == ConditionStatus::False && ready.message.contains("UPDATING") {
             Ok(())
@@ -270,7 +270,7 @@ async fn cloud_quota_exceeded_is_reported_and_converges_once_quota_is_freed() {
         DEADLINE,
         || async {
             let lbc = h.lbc("web").await.ok_or("no LBC")?;
-            let conditions = lbc.status.unwrap_or_default().conditions;
+            let conditions = lbc.status.unwrap_or_default().0.conditions;
             let ready = cond::find_condition(&conditions, cond::READY).ok_or("no Ready")?;
             if ready.status == ConditionStatus::False
                 && ready.message.to_lowercase().contains("quota")

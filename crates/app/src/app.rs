@@ -120,6 +120,7 @@ pub fn operator_config(
     OperatorConfig {
         vpc_id: args.vpc_id.clone(),
         load_balancer_class: args.load_balancer_class.clone(),
+        service_address: args.service_address.into(),
         concurrency: args.concurrency,
         debounce: args.debounce,
         drift_period: args.drift_check_period,
@@ -128,7 +129,10 @@ pub fn operator_config(
             .identity
             .clone()
             .unwrap_or_else(crate::leader::default_identity),
-        lease_name: args.lease_name.clone(),
+        lease_name: args
+            .lease_name
+            .clone()
+            .unwrap_or_else(|| crate::leader::go_lease_name(&args.cluster_id)),
         lease_namespace: args.lease_namespace.clone(),
         lease_duration: args.lease_duration,
         shutdown_timeout: args.shutdown_timeout,

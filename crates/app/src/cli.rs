@@ -134,6 +134,11 @@ pub struct RunArgs {
     /// `spec.loadBalancerClass` handled; when unset only Services without a class are.
     #[arg(long, env = "VLB_LOAD_BALANCER_CLASS")]
     pub load_balancer_class: Option<String>,
+    /// How a Service's address is written on its status: `nip-io` (hostname
+    /// `<ip>.nip.io`, as the Go controller writes it), `ip-proxy` (the IP with
+    /// `ipMode: Proxy`, Kubernetes 1.30+) or `ip` (the bare IP).
+    #[arg(long, env = "VLB_SERVICE_ADDRESS", value_enum, default_value_t = ServiceAddressArg::NipIo)]
+    pub service_address: ServiceAddressArg,
     /// Reconciles running at once, per controller (Service, LoadBalancerConfig,
     /// NodeSecurityGroup).
     #[arg(long, env = "VLB_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
@@ -152,11 +157,13 @@ pub struct RunArgs {
     /// Leader election; disable only when a single replica runs.
     #[arg(long, env = "VLB_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
-    /// Name of the Lease used for leader election.
-    #[arg(long, env = "VLB_LEASE_NAME", default_value = "vlb-controller-leader")]
-    pub lease_name: String,
-    /// Namespace of the Lease (usually the operator's own namespace).
-    #[arg(long, env = "POD_NAMESPACE", default_value = "kube-system")]
+    /// Name of the Lease used for leader election; default: the Go controller's,
+    /// `n-<cluster-id>-n.n--n.lbc.vks.vngcloud.vn`, so vlb and the Go controller never
+    /// reconcile at once (see the README's takeover section).
+    #[arg(long, env = "VLB_LEASE_NAME")]
+    pub lease_name: Option<String>,
+    /// Namespace of the Lease: the namespace the Go controller runs in, to share its Lease.
+    #[arg(long, env = "VLB_LEASE_NAMESPACE", default_value = "kube-system")]
     pub lease_namespace: String,
     /// Lease duration: a standby takes over this long after the leader stops renewing.
     #[arg(long, env = "VLB_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
@@ -167,6 +174,27 @@ pub struct RunArgs {
     /// On SIGTERM/SIGINT, how long in-flight reconciles may run before the process exits.
     #[arg(long, env = "VLB_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// Values of `--service-address`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceAddressArg {
+    /// Hostname `<ip>.nip.io` (the Go controller's form).
+    NipIo,
+    /// The IP with `ipMode: Proxy`.
+    IpProxy,
+    /// The bare IP.
+    Ip,
+}
+
+impl From<ServiceAddressArg> for vlb_domain::model::ServiceAddress {
+    fn from(a: ServiceAddressArg) -> Self {
+        match a {
+            ServiceAddressArg::NipIo => Self::NipIo,
+            ServiceAddressArg::IpProxy => Self::IpProxy,
+            ServiceAddressArg::Ip => Self::Ip,
+        }
+    }
 }
 
 /// Flags of `demo`.
@@ -280,6 +308,30 @@ mod tests {
     }
 
     #[test]
+    fn service_address_is_a_setting() {
+        assert_eq!(
+            run_args(&["--service-address", "ip-proxy"]).service_address,
+            ServiceAddressArg::IpProxy
+        );
+        assert_eq!(
+            run_args(&["--service-address", "ip"]).service_address,
+            ServiceAddressArg::Ip
+        );
+        let bad = [
+            "run",
+            "--cluster-id",
+            "k8s-1",
+            "--project-id",
+            "pro-1",
+            "--credentials-file",
+            "/etc/vlb/creds",
+            "--service-address",
+        ];
+        assert!(parse(&[&bad[..], &["ip"]].concat()).is_ok());
+        assert!(parse(&[&bad[..], &["dns"]].concat()).is_err());
+    }
+
+    #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }
@@ -293,6 +345,12 @@ mod tests {
         assert_eq!(r.metrics_address, "0.0.0.0:8080".parse().unwrap());
         assert!(r.leader_elect);
         assert_eq!(r.load_balancer_class, None);
+        assert_eq!(r.service_address, ServiceAddressArg::NipIo);
+        assert_eq!(
+            r.lease_name, None,
+            "the Go controller's, from the cluster id"
+        );
+        assert_eq!(r.lease_namespace, "kube-system");
         assert!(!r.kube.in_cluster);
     }
 

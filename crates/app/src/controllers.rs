@@ -427,6 +427,9 @@ pub async fn reconcile_lbc(
     obj: Arc<LoadBalancerConfig>,
     ctx: Arc<Context>,
 ) -> (Result<Action, ReconcileError>, Vec<ObjectKey>) {
+    if crate::undecodable::skip_undecodable(&ctx, obj.as_ref()).await {
+        return (Ok(Action::await_change()), Vec::new());
+    }
     let view = lbc_view;
     let v = view(&obj);
     let key = v.meta.key.clone();
@@ -487,6 +490,9 @@ pub async fn reconcile_nsg(
     obj: Arc<NodeSecurityGroup>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
+    if crate::undecodable::skip_undecodable(&ctx, obj.as_ref()).await {
+        return Ok(Action::await_change());
+    }
     let view = nsg_view;
     let v = view(&obj);
     let key = v.meta.key.clone();

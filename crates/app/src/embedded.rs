@@ -59,6 +59,8 @@ pub struct OperatorConfig {
     pub vpc_id: String,
     /// `spec.loadBalancerClass` handled; `None`: Services without a class.
     pub load_balancer_class: Option<String>,
+    /// How Service addresses are written (default: `<ip>.nip.io`, as the Go controller).
+    pub service_address: vlb_domain::model::ServiceAddress,
     /// Name of the Lease.
     pub lease_name: String,
     /// Namespace of the Lease (must exist).
@@ -80,11 +82,14 @@ pub struct OperatorConfig {
 
 impl OperatorConfig {
     /// Production defaults: debounce 5 s, drift check 10 min, 4 reconciles at once per
-    /// controller, leader election on (Lease `vlb-controller-leader` in `kube-system`,
-    /// 15 s), shutdown deadline 30 s, the host name as identity.
+    /// controller, leader election on (the Go controller's Lease,
+    /// [`crate::leader::go_lease_name`], in `kube-system`, 15 s), shutdown deadline 30 s,
+    /// the host name as identity.
     pub fn new(cluster_id: impl Into<String>, cloud: CloudConfig) -> Self {
+        let cluster_id = cluster_id.into();
         Self {
-            cluster_id: cluster_id.into(),
+            lease_name: crate::leader::go_lease_name(&cluster_id),
+            cluster_id,
             cloud,
             concurrency: 4,
             debounce: Duration::from_secs(5),
@@ -95,7 +100,7 @@ impl OperatorConfig {
             shutdown_timeout: Duration::from_secs(30),
             vpc_id: String::new(),
             load_balancer_class: None,
-            lease_name: "vlb-controller-leader".to_owned(),
+            service_address: vlb_domain::model::ServiceAddress::default(),
             lease_namespace: "kube-system".to_owned(),
             sync_timeout: Duration::from_secs(120),
             backoff: Backoff::default(),
@@ -234,6 +239,7 @@ impl Operator {
                 cluster_id: config.cluster_id.clone(),
                 vpc_id: config.vpc_id.clone(),
                 load_balancer_class: config.load_balancer_class.clone(),
+                service_address: config.service_address,
             },
             Arc::new(wiring),
             metrics.clone(),

@@ -84,10 +84,43 @@ impl Leadership {
     }
 }
 
+/// The Lease the Go controller (GreenNodeHub/vngcloud-load-balancer-controller) elects its
+/// leader with: `LeaderElectionID` in its `cmd/main.go`,
+/// `n-<clusterID>-n.n-<namespace>-n.lbc.vks.vngcloud.vn`, where `namespace` is its config's
+/// `cluster.namespace` (set only when it runs outside the cluster; empty, as here, in a
+/// cluster). vlb takes the same Lease by default, so the two never reconcile at once while
+/// one replaces the other.
+pub fn go_lease_name(cluster_id: &str) -> String {
+    go_lease_name_in(cluster_id, "")
+}
+
+/// [`go_lease_name`] for a Go controller configured with `cluster.namespace`.
+pub fn go_lease_name_in(cluster_id: &str, go_namespace: &str) -> String {
+    format!("n-{cluster_id}-n.n-{go_namespace}-n.lbc.vks.vngcloud.vn")
+}
+
 /// Default identity: `POD_NAME` is read by the CLI; else the host name, else a fixed name.
 pub fn default_identity() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| format!("vlb-controller-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `LeaderElectionID` of the Go controller's `cmd/main.go`.
+    #[test]
+    fn the_default_lease_is_the_go_controllers() {
+        assert_eq!(
+            go_lease_name("k8s-3a5b2c1d-8f3e-4a6b-9c2d-1e0f5a7b3c9d"),
+            "n-k8s-3a5b2c1d-8f3e-4a6b-9c2d-1e0f5a7b3c9d-n.n--n.lbc.vks.vngcloud.vn"
+        );
+        assert_eq!(
+            go_lease_name_in("k8s-1", "vks-ns"),
+            "n-k8s-1-n.n-vks-ns-n.lbc.vks.vngcloud.vn"
+        );
+    }
 }

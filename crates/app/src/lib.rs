@@ -60,6 +60,7 @@ pub mod ops;
 pub mod policy;
 pub mod shutdown;
 pub mod unchanged;
+pub mod undecodable;
 pub mod views;
 pub mod watches;
 

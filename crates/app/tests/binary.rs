@@ -355,7 +355,13 @@ async fn run_with_leader_election_converges_then_exits_gracefully_on_sigterm() {
             .filter(|h| !h.is_empty())
     };
     assert_eq!(
-        holder(leases.get_opt("vlb-controller-leader").await.unwrap()).as_deref(),
+        holder(
+            leases
+                .get_opt(&vlb_app::leader::go_lease_name("c1"))
+                .await
+                .unwrap()
+        )
+        .as_deref(),
         Some("vlb-run-test")
     );
 
@@ -381,7 +387,12 @@ async fn run_with_leader_election_converges_then_exits_gracefully_on_sigterm() {
         "the client secret reached the logs"
     );
     assert_eq!(
-        holder(leases.get_opt("vlb-controller-leader").await.unwrap()),
+        holder(
+            leases
+                .get_opt(&vlb_app::leader::go_lease_name("c1"))
+                .await
+                .unwrap()
+        ),
         None,
         "the lease is released on the way out"
     );

@@ -56,7 +56,7 @@ impl Env {
     async fn lease_holder(&self) -> Option<String> {
         let leases: kube::Api<Lease> = kube::Api::namespaced(self.kube.client(), "default");
         leases
-            .get_opt("vlb-controller-leader")
+            .get_opt(&vlb_app::leader::go_lease_name("c1"))
             .await
             .unwrap()
             .and_then(|l| l.spec)
@@ -100,7 +100,7 @@ async fn embedded_operator_converges_the_sample_services_watching_each_kind_once
         let ours: Vec<String> = control
             .security_groups()
             .into_iter()
-            .filter(|g| g.name.starts_with("vks_"))
+            .filter(|g| g.name.starts_with("vks-"))
             .map(|g| g.id)
             .collect();
         let servers = control.servers();
@@ -409,5 +409,63 @@ async fn a_burst_of_node_changes_costs_one_member_update_per_pool() {
     }
     assert_eq!(puts.len(), 4, "{puts:?}");
     assert!(puts.values().all(|n| *n == 1), "one PUT per pool: {puts:?}");
+    operator.shutdown().await.unwrap();
+}
+
+/// Rollout over the Go controller (issue #17): vlb takes the Go controller's Lease by
+/// default (`n-<clusterID>-n.n--n.lbc.vks.vngcloud.vn`, its `cmd/main.go`), so while the Go
+/// controller holds it, as client-go writes it, vlb stands by and reconciles nothing; vlb
+/// leads only once the Go controller stopped renewing for its lease duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_the_go_controller_holds_keeps_vlb_standing_by_until_it_expires() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    let env = env().await;
+    let config = env.elected();
+    assert_eq!(config.lease_name, "n-c1-n.n--n.lbc.vks.vngcloud.vn");
+    let leases: kube::Api<Lease> = kube::Api::namespaced(env.kube.client(), "default");
+    let go_duration = 8;
+    let renewed = jiff::Timestamp::now();
+    let lease: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": config.lease_name},
+        "spec": {
+            "holderIdentity": "vngcloud-load-balancer-controller-manager-6c9d8_2f1e",
+            "leaseDurationSeconds": go_duration,
+            "acquireTime": MicroTime(renewed),
+            "renewTime": MicroTime(renewed),
+            "leaseTransitions": 4,
+        },
+    }))
+    .unwrap();
+    let pp = kube::api::PostParams {
+        field_manager: Some("manager".into()),
+        ..Default::default()
+    };
+    leases.create(&pp, &lease).await.unwrap();
+
+    let id = config.identity.clone();
+    let operator = Operator::start(env.kube.client(), config).await.unwrap();
+    until(
+        "vlb leads once the Go lease expired",
+        Duration::from_secs(30),
+        || {
+            let text = operator.metrics_text();
+            if !operator.is_leader() {
+                assert_eq!(
+                    sample(&text, "controller_runtime_reconcile_total", ""),
+                    0,
+                    "vlb must not reconcile while the Go controller leads:\n{text}"
+                );
+            }
+            operator.is_leader()
+        },
+    )
+    .await;
+    let waited = jiff::Timestamp::now().duration_since(renewed);
+    assert!(
+        waited >= jiff::SignedDuration::from_secs(go_duration),
+        "vlb led {waited:?} after the Go controller's last renewal, before its lease expired"
+    );
+    assert_eq!(env.lease_holder().await.as_deref(), Some(id.as_str()));
+    env.converged(Duration::from_secs(30)).await;
     operator.shutdown().await.unwrap();
 }

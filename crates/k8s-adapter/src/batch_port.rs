@@ -87,14 +87,18 @@ fn ns(key: &ObjectKey) -> Option<&str> {
 }
 
 /// Runs `mutator` on `status`, creating it only when the mutator changed something.
-fn on_status<T: Default>(status: &mut Option<T>, mutator: &mut Mutator<T>) -> bool {
+fn on_status<W, T>(status: &mut Option<W>, mutator: &mut Mutator<T>) -> bool
+where
+    W: std::ops::DerefMut<Target = T> + From<T>,
+    T: Default,
+{
     if let Some(s) = status.as_mut() {
         return mutator(s);
     }
     let mut fresh = T::default();
     let changed = mutator(&mut fresh);
     if changed {
-        *status = Some(fresh);
+        *status = Some(W::from(fresh));
     }
     changed
 }
@@ -112,6 +116,7 @@ pub fn service_status_view(svc: &Service) -> ServiceStatusView {
             .map(|i| IngressView {
                 ip: i.ip.clone(),
                 hostname: i.hostname.clone(),
+                ip_mode: i.ip_mode.clone(),
             })
             .collect(),
     }
@@ -124,6 +129,7 @@ fn write_ingress(svc: &mut Service, view: &ServiceStatusView) {
         .map(|i| LoadBalancerIngress {
             ip: i.ip.clone(),
             hostname: i.hostname.clone(),
+            ip_mode: i.ip_mode.clone(),
             ..LoadBalancerIngress::default()
         })
         .collect();
@@ -178,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_mutator_that_changes_nothing_creates_no_status() {
-        let mut status: Option<LoadBalancerConfigStatus> = None;
+        let mut status: Option<crate::crd::LoadBalancerConfigCrdStatus> = None;
         let mut noop: Mutator<LoadBalancerConfigStatus> = Box::new(|_| false);
         assert!(!on_status(&mut status, &mut noop));
         assert!(status.is_none());
@@ -197,6 +203,7 @@ mod tests {
             ingress: vec![IngressView {
                 ip: Some("203.0.113.7".into()),
                 hostname: None,
+                ip_mode: Some("Proxy".into()),
             }],
         };
         write_ingress(&mut svc, &view);

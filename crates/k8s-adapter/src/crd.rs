@@ -34,9 +34,7 @@ pub const NSG_FINALIZER: &str = "nsg.vngcloud.vn/resources";
 
 /// Spec of the `LoadBalancerConfig` custom resource: the domain's
 /// [`LoadBalancerConfigSpec`], serialised transparently.
-#[derive(
-    CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default, JsonSchema,
-)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Eq, Default)]
 #[kube(
     group = "vks.vngcloud.vn",
     version = "v1alpha1",
@@ -45,7 +43,7 @@ pub const NSG_FINALIZER: &str = "nsg.vngcloud.vn/resources";
     singular = "loadbalancerconfig",
     shortname = "lbc",
     namespaced,
-    status = "LoadBalancerConfigStatus",
+    status = "LoadBalancerConfigCrdStatus",
     derive = "PartialEq",
     doc = "Desired and observed state of one VNGCloud load balancer configuration (one per Service).",
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
@@ -62,15 +60,11 @@ pub const NSG_FINALIZER: &str = "nsg.vngcloud.vn/resources";
         json_path = ".metadata.creationTimestamp"
     )
 )]
-#[serde(transparent)]
-#[schemars(transparent)]
-pub struct LoadBalancerConfigCrdSpec(pub LoadBalancerConfigSpec);
+pub struct LoadBalancerConfigCrdSpec(pub LoadBalancerConfigSpec, Option<Undecodable>);
 
 /// Spec of the `NodeSecurityGroup` custom resource: the domain's [`NodeSecurityGroupSpec`],
 /// serialised transparently.
-#[derive(
-    CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default, JsonSchema,
-)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Eq, Default)]
 #[kube(
     group = "vks.vngcloud.vn",
     version = "v1alpha1",
@@ -79,7 +73,7 @@ pub struct LoadBalancerConfigCrdSpec(pub LoadBalancerConfigSpec);
     singular = "nodesecuritygroup",
     shortname = "nsg",
     namespaced,
-    status = "NodeSecurityGroupStatus",
+    status = "NodeSecurityGroupCrdStatus",
     derive = "PartialEq",
     doc = "Desired and observed state of the security group the nodes of one Service need.",
     printcolumn(
@@ -98,45 +92,161 @@ pub struct LoadBalancerConfigCrdSpec(pub LoadBalancerConfigSpec);
         json_path = ".metadata.creationTimestamp"
     )
 )]
-#[serde(transparent)]
-#[schemars(transparent)]
-pub struct NodeSecurityGroupCrdSpec(pub NodeSecurityGroupSpec);
+pub struct NodeSecurityGroupCrdSpec(pub NodeSecurityGroupSpec, Option<Undecodable>);
 
-impl Deref for LoadBalancerConfigCrdSpec {
-    type Target = LoadBalancerConfigSpec;
-    fn deref(&self) -> &Self::Target {
-        &self.0
+/// What the operator could not decode of an object's spec or status: the JSON as stored
+/// (written back unchanged, so nothing is lost) and the reason, without the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undecodable {
+    raw: serde_json::Value,
+    reason: String,
+}
+
+impl Undecodable {
+    /// Why it could not be decoded (serde's message: the field's problem, not the body).
+    pub fn reason(&self) -> &str {
+        &self.reason
     }
 }
 
-impl DerefMut for LoadBalancerConfigCrdSpec {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+/// A spec or status read leniently: what does not decode into the domain's type becomes a
+/// per-object [`Undecodable`] (the domain value is then its default and must not be acted
+/// on), so one object never fails the list or watch of the others.
+macro_rules! lenient {
+    ($wrapper:ident, $inner:ty, $what:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[doc = ""]
+        #[doc = "Serialises as the domain type, or as the JSON read when it did not decode."]
+        impl $wrapper {
+            /// Wraps a decoded value.
+            pub fn new(value: $inner) -> Self {
+                Self(value, None)
+            }
+
+            /// What could not be decoded, if anything.
+            pub fn undecodable(&self) -> Option<&Undecodable> {
+                self.1.as_ref()
+            }
+        }
+
+        impl Deref for $wrapper {
+            type Target = $inner;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl DerefMut for $wrapper {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.0
+            }
+        }
+
+        impl From<$inner> for $wrapper {
+            fn from(value: $inner) -> Self {
+                Self::new(value)
+            }
+        }
+
+        impl Serialize for $wrapper {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match &self.1 {
+                    Some(u) => u.raw.serialize(s),
+                    None => self.0.serialize(s),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $wrapper {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                // Missing and `null` both read as None (serde asks a missing field for an
+                // option), and report the object rather than fail the list.
+                let Some(raw) = Option::<serde_json::Value>::deserialize(d)? else {
+                    return Ok(Self(
+                        <$inner>::default(),
+                        Some(Undecodable {
+                            raw: serde_json::Value::Null,
+                            reason: concat!($what, " is missing").to_owned(),
+                        }),
+                    ));
+                };
+                match <$inner as serde::Deserialize>::deserialize(&raw) {
+                    Ok(value) => Ok(Self(value, None)),
+                    Err(e) => Ok(Self(
+                        <$inner>::default(),
+                        Some(Undecodable {
+                            raw,
+                            reason: format!(concat!($what, ": {}"), e),
+                        }),
+                    )),
+                }
+            }
+        }
+
+        impl JsonSchema for $wrapper {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <$inner>::schema_name()
+            }
+            fn inline_schema() -> bool {
+                <$inner>::inline_schema()
+            }
+            fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                <$inner>::json_schema(g)
+            }
+        }
+    };
+}
+
+lenient!(
+    LoadBalancerConfigCrdSpec,
+    LoadBalancerConfigSpec,
+    "spec",
+    "The spec of a `LoadBalancerConfig`, read leniently."
+);
+lenient!(
+    NodeSecurityGroupCrdSpec,
+    NodeSecurityGroupSpec,
+    "spec",
+    "The spec of a `NodeSecurityGroup`, read leniently."
+);
+lenient!(
+    LoadBalancerConfigCrdStatus,
+    LoadBalancerConfigStatus,
+    "status",
+    "The status of a `LoadBalancerConfig`, read leniently."
+);
+lenient!(
+    NodeSecurityGroupCrdStatus,
+    NodeSecurityGroupStatus,
+    "status",
+    "The status of a `NodeSecurityGroup`, read leniently."
+);
+
+/// Status of the `LoadBalancerConfig` custom resource: the domain's
+/// [`LoadBalancerConfigStatus`], read leniently.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoadBalancerConfigCrdStatus(pub LoadBalancerConfigStatus, Option<Undecodable>);
+
+/// Status of the `NodeSecurityGroup` custom resource: the domain's
+/// [`NodeSecurityGroupStatus`], read leniently.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeSecurityGroupCrdStatus(pub NodeSecurityGroupStatus, Option<Undecodable>);
+
+impl LoadBalancerConfig {
+    /// Why this object cannot be acted on: its spec or status did not decode.
+    pub fn undecodable(&self) -> Option<&Undecodable> {
+        self.spec
+            .undecodable()
+            .or_else(|| self.status.as_ref().and_then(|s| s.undecodable()))
     }
 }
 
-impl From<LoadBalancerConfigSpec> for LoadBalancerConfigCrdSpec {
-    fn from(spec: LoadBalancerConfigSpec) -> Self {
-        Self(spec)
-    }
-}
-
-impl Deref for NodeSecurityGroupCrdSpec {
-    type Target = NodeSecurityGroupSpec;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl DerefMut for NodeSecurityGroupCrdSpec {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl From<NodeSecurityGroupSpec> for NodeSecurityGroupCrdSpec {
-    fn from(spec: NodeSecurityGroupSpec) -> Self {
-        Self(spec)
+impl NodeSecurityGroup {
+    /// Why this object cannot be acted on: its spec or status did not decode.
+    pub fn undecodable(&self) -> Option<&Undecodable> {
+        self.spec
+            .undecodable()
+            .or_else(|| self.status.as_ref().and_then(|s| s.undecodable()))
     }
 }
 

@@ -45,7 +45,7 @@ pub mod reader;
 pub mod writer;
 
 pub use batch_port::KubeBatch;
-pub use crd::{LoadBalancerConfig, NodeSecurityGroup, crds};
+pub use crd::{LoadBalancerConfig, NodeSecurityGroup, Undecodable, crds};
 pub use error::{KubeError, RetryPolicy};
 pub use events::KubeEventSink;
 pub use manifests::{ManifestOptions, cluster_role, install, uninstall};

@@ -303,7 +303,7 @@ pub fn lbc_view(lbc: &LoadBalancerConfig) -> LoadBalancerConfigView {
     LoadBalancerConfigView {
         meta: meta_view(&lbc.metadata),
         spec: lbc.spec.0.clone(),
-        status: lbc.status.clone().unwrap_or_default(),
+        status: lbc.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
     }
 }
 
@@ -312,7 +312,7 @@ pub fn nsg_view(nsg: &NodeSecurityGroup) -> NodeSecurityGroupView {
     NodeSecurityGroupView {
         meta: meta_view(&nsg.metadata),
         spec: nsg.spec.0.clone(),
-        status: nsg.status.clone().unwrap_or_default(),
+        status: nsg.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
     }
 }
 

@@ -79,7 +79,7 @@ async fn queued_status_changes_are_written_once_per_object_at_flush() {
         Box::new(|s| {
             s.ingress = vec![IngressView {
                 ip: Some("203.0.113.7".into()),
-                hostname: None,
+                ..IngressView::default()
             }];
             true
         }),

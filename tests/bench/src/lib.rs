@@ -140,7 +140,7 @@ pub async fn ready_by_list(
                 .as_ref()
                 .and_then(|st| st.load_balancer.as_ref())
                 .and_then(|lb| lb.ingress.as_ref())
-                .is_some_and(|i| i.iter().any(|x| x.ip.is_some()))
+                .is_some_and(|i| i.iter().any(|x| x.ip.is_some() || x.hostname.is_some()))
         })
         .map(ResourceExt::name_any)
         .collect();

@@ -89,6 +89,7 @@ pub async fn seed_children(h: &Harness, services: usize) -> Result<usize> {
         cluster_id: CLUSTER_ID.to_owned(),
         vpc_id: String::new(),
         load_balancer_class: None,
+        service_address: vlb_domain::model::ServiceAddress::default(),
     };
     let views: Vec<_> = stores
         .services

@@ -339,10 +339,13 @@ fn lbc_object(generation: i64) -> LoadBalancerConfig {
     o.metadata.uid = Some("u".into());
     o.metadata.generation = Some(generation);
     o.metadata.finalizers = Some(vec![vlb_domain::usecase::LBC_FINALIZER.to_owned()]);
-    o.status = Some(vlb_domain::model::LoadBalancerConfigStatus {
-        observed_generation: Some(1),
-        ..Default::default()
-    });
+    o.status = Some(
+        vlb_domain::model::LoadBalancerConfigStatus {
+            observed_generation: Some(1),
+            ..Default::default()
+        }
+        .into(),
+    );
     o
 }
 

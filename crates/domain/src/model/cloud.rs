@@ -428,6 +428,9 @@ pub enum PolicyAction {
 /// How an L7 rule compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum PolicyCompareType {
+    /// Substring (the Go controller's Ingress rules use it).
+    #[serde(rename = "CONTAINS")]
+    Contains,
     /// Exact match.
     #[serde(rename = "EQUAL_TO")]
     EqualTo,
@@ -536,20 +539,52 @@ pub enum EtherType {
     IPv6,
 }
 
-/// Protocol of a security group rule.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "UPPERCASE")]
+/// Protocol of a security group rule, written as the Go SDK's constants
+/// (`networkv2.SecgroupRuleProtocol*`: `tcp`, `udp`, `icmp`, `any`, `4`), which is what the Go
+/// controller writes in its NSGs; the upper-case spellings earlier vlb versions wrote are read
+/// too (the CRD schema accepts both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RuleProtocol {
     /// TCP.
+    #[serde(rename = "tcp", alias = "TCP")]
     Tcp,
     /// UDP.
+    #[serde(rename = "udp", alias = "UDP")]
     Udp,
     /// ICMP.
+    #[serde(rename = "icmp", alias = "ICMP")]
     Icmp,
     /// Any protocol.
+    #[serde(rename = "any", alias = "ANY")]
     Any,
+    /// IP in IP (protocol number 4, the SDK's `SecgroupRuleProtocolIpInIp`).
+    #[serde(rename = "4")]
+    IpInIp,
+}
+
+impl RuleProtocol {
+    /// Every spelling the CRD accepts: the Go SDK's, then vlb's earlier upper-case ones.
+    pub const SPELLINGS: [&'static str; 9] = [
+        "tcp", "udp", "icmp", "any", "4", "TCP", "UDP", "ICMP", "ANY",
+    ];
+}
+
+impl JsonSchema for RuleProtocol {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RuleProtocol".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Protocol: tcp, udp, icmp, any or 4 (IP in IP); TCP, UDP, ICMP, ANY are read too.",
+            "type": "string",
+            "enum": Self::SPELLINGS,
+        })
+    }
 }
 
 /// A security group rule (observed: `id` set; desired: `id` empty).

@@ -55,8 +55,9 @@ pub struct ManagedSecurityGroup {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSecurityGroupSpec {
-    /// Nodes with all these labels are selected (empty: all eligible nodes).
-    #[serde(default)]
+    /// Nodes with all these labels are selected (empty: all eligible nodes). The Go
+    /// controller writes it always, `null` when empty (no `omitempty`): read as empty.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub select_node_labels: BTreeMap<String, String>,
     /// Existing groups to attach to the selected nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,6 +141,14 @@ pub struct NodeSecurityGroupStatus {
     /// Conditions (`Ready`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// `null` read as the empty map (Go writes a nil map without `omitempty` as `null`).
+fn null_as_empty<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<BTreeMap<String, String>>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 // Serde's `skip_serializing_if` passes a reference.

@@ -62,7 +62,7 @@ fn nsg_spec_uses_the_go_field_names() {
         "selectNodeLabels": {"pool": "web"},
         "attachSecurityGroups": ["secg-1"],
         "managedSecurityGroup": {"name": "sg", "rules": [{
-            "protocol": "UDP", "fromPort": 53, "toPort": 53, "cidr": "10.0.0.0/24",
+            "protocol": "udp", "fromPort": 53, "toPort": 53, "cidr": "10.0.0.0/24",
             "direction": "ingress", "etherType": "IPv4"
         }]}
     });
@@ -109,4 +109,83 @@ fn nsg_status_count_is_selected_node_count_and_absent_in_old_statuses() {
     let old: NodeSecurityGroupStatus =
         serde_json::from_value(serde_json::json!({"observedGeneration": 1})).unwrap();
     assert_eq!(old.selected_node_count, 0);
+}
+
+/// The Go SDK's rule protocols (`networkv2.SecgroupRuleProtocol*`, lower case, `4` for IP in
+/// IP) are what the Go controller writes (`service_uc/build_sec_group.go`); vlb's earlier
+/// upper-case spellings are still read, and written back in Go's form.
+#[test]
+fn rule_protocols_are_read_in_both_spellings_and_written_as_the_go_sdk_constants() {
+    for (text, want) in [
+        ("tcp", RuleProtocol::Tcp),
+        ("TCP", RuleProtocol::Tcp),
+        ("udp", RuleProtocol::Udp),
+        ("UDP", RuleProtocol::Udp),
+        ("icmp", RuleProtocol::Icmp),
+        ("ICMP", RuleProtocol::Icmp),
+        ("any", RuleProtocol::Any),
+        ("ANY", RuleProtocol::Any),
+        ("4", RuleProtocol::IpInIp),
+    ] {
+        let got: RuleProtocol = serde_json::from_value(serde_json::json!(text)).unwrap();
+        assert_eq!(got, want, "{text}");
+        let written = serde_json::to_value(got).unwrap();
+        assert_eq!(written, text.to_ascii_lowercase(), "{text}");
+        assert!(RuleProtocol::SPELLINGS.contains(&text));
+    }
+    assert!(serde_json::from_value::<RuleProtocol>(serde_json::json!("gre")).is_err());
+    let schema = serde_json::to_value(schemars::schema_for!(RuleProtocol)).unwrap();
+    assert_eq!(schema["enum"].as_array().unwrap().len(), 9, "{schema}");
+}
+
+/// Go's Ingress L7 rules compare with `CONTAINS` (`loadbalancerv2.PolicyCompareTypeCONTAINS`).
+#[test]
+fn compare_type_contains_is_read_and_written() {
+    let rule: L7Rule = serde_json::from_value(serde_json::json!({
+        "compareType": "CONTAINS", "ruleValue": "/api", "ruleType": "PATH"
+    }))
+    .unwrap();
+    assert_eq!(rule.compare_type, PolicyCompareType::Contains);
+    assert_eq!(
+        serde_json::to_value(&rule).unwrap()["compareType"],
+        "CONTAINS"
+    );
+}
+
+/// Go writes `selectNodeLabels: null` for an NSG without node labels (no `omitempty`).
+#[test]
+fn null_select_node_labels_read_as_empty() {
+    let spec: NodeSecurityGroupSpec =
+        serde_json::from_value(serde_json::json!({"selectNodeLabels": null})).unwrap();
+    assert!(spec.select_node_labels.is_empty());
+}
+
+/// The Go controller writes `<ip>.nip.io` (`k8s_repo.go` `UpdateServiceStatusAddress`), a
+/// non-IP address as it is; every form reads back as the load balancer's address.
+#[test]
+fn service_address_forms() {
+    let nip = ServiceAddress::default().ingress("203.0.113.7");
+    assert_eq!(nip.hostname.as_deref(), Some("203.0.113.7.nip.io"));
+    assert_eq!((nip.ip.as_deref(), nip.ip_mode.as_deref()), (None, None));
+    let proxy = ServiceAddress::IpProxy.ingress("203.0.113.7");
+    assert_eq!(proxy.ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(proxy.ip_mode.as_deref(), Some("Proxy"));
+    let ip = ServiceAddress::Ip.ingress("203.0.113.7");
+    assert_eq!(
+        (ip.ip.as_deref(), ip.ip_mode.as_deref()),
+        (Some("203.0.113.7"), None)
+    );
+    for mode in [
+        ServiceAddress::NipIo,
+        ServiceAddress::IpProxy,
+        ServiceAddress::Ip,
+    ] {
+        let named = mode.ingress("lb.example.com");
+        assert_eq!(named.hostname.as_deref(), Some("lb.example.com"));
+        assert_eq!(named.ip, None);
+        assert_eq!(
+            ServiceAddress::address_of(&mode.ingress("203.0.113.7")),
+            Some("203.0.113.7")
+        );
+    }
 }

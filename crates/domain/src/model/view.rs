@@ -240,6 +240,62 @@ pub struct IngressView {
     pub ip: Option<String>,
     /// Host name.
     pub hostname: Option<String>,
+    /// `ipMode` of `ip` (`Proxy`: kube-proxy sends traffic to the load balancer instead of
+    /// short-circuiting it to the Service's endpoints on the nodes).
+    pub ip_mode: Option<String>,
+}
+
+/// How a Service's address is written on its `status.loadBalancer.ingress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ServiceAddress {
+    /// As the Go controller writes it (`k8s_repo.go` `UpdateServiceStatusAddress`): the
+    /// hostname `<ip>.nip.io` (an address that is not an IP as it is). kube-proxy does not
+    /// short-circuit a hostname, so in-cluster clients reach the load balancer too (its
+    /// proxy protocol, its source ranges); they resolve it through the public nip.io DNS.
+    /// The default: taking over from the Go controller changes no Service address.
+    #[default]
+    NipIo,
+    /// The IP with `ipMode: Proxy` (Kubernetes 1.30 and later): the same effect without a
+    /// DNS name; older clusters drop `ipMode` and short-circuit the IP.
+    IpProxy,
+    /// The bare IP (vlb before 0.2): kube-proxy short-circuits in-cluster traffic to it.
+    Ip,
+}
+
+impl ServiceAddress {
+    /// The ingress entry for `address` (an IP, or a hostname the cloud gave).
+    pub fn ingress(self, address: &str) -> IngressView {
+        let is_ip = address.parse::<std::net::IpAddr>().is_ok();
+        match self {
+            Self::NipIo if is_ip => IngressView {
+                hostname: Some(format!("{address}.nip.io")),
+                ..IngressView::default()
+            },
+            Self::IpProxy if is_ip => IngressView {
+                ip: Some(address.to_owned()),
+                ip_mode: Some("Proxy".to_owned()),
+                ..IngressView::default()
+            },
+            Self::Ip if is_ip => IngressView {
+                ip: Some(address.to_owned()),
+                ..IngressView::default()
+            },
+            _ => IngressView {
+                hostname: Some(address.to_owned()),
+                ..IngressView::default()
+            },
+        }
+    }
+
+    /// The load balancer address an ingress entry written in any of these forms names.
+    pub fn address_of(ingress: &IngressView) -> Option<&str> {
+        ingress.ip.as_deref().or_else(|| {
+            ingress
+                .hostname
+                .as_deref()
+                .map(|h| h.strip_suffix(".nip.io").unwrap_or(h))
+        })
+    }
 }
 
 /// The part of a Service's status the domain writes.

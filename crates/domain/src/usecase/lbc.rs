@@ -21,7 +21,7 @@ use crate::model::{
     LoadBalancerConfigStatus, LoadBalancerConfigView, ObjectKey, ObjectKind, ObjectRef,
     RetiringLoadBalancer,
 };
-use crate::naming::Namer;
+use crate::naming::{NamedKind, Namer};
 use crate::planner::{
     self, Certificates, CloudOp, DesiredCertificate, ListenerCertRefs, ListenerRef, Observed,
     OpIds, Plan, PoolRef,
@@ -486,7 +486,14 @@ async fn certificates(
         return Ok(None);
     }
     let key = &lbc.meta.key;
-    let namer = Namer::new(&cfg.cluster_id, &key.namespace, &key.name);
+    // Go's generateCertName (lbc_uc/deploy_cert.go) hashes the owner named by the label, as
+    // an Ingress whatever the owner's kind.
+    let owner = lbc
+        .meta
+        .labels
+        .get(super::OWNER_NAME_LABEL)
+        .unwrap_or(&key.name);
+    let namer = Namer::of_kind(&cfg.cluster_id, &key.namespace, owner, NamedKind::Ingress);
     let mut desired = Vec::new();
     for name in secrets {
         let secret_key = ObjectKey::new(&key.namespace, name);

@@ -39,6 +39,8 @@ pub struct Config {
     pub vpc_id: String,
     /// `spec.loadBalancerClass` handled (None: Services without a class).
     pub load_balancer_class: Option<String>,
+    /// How the Service's address is written.
+    pub service_address: crate::model::ServiceAddress,
 }
 
 /// The ports a use case needs.

@@ -11,7 +11,7 @@ use crate::error::DomainError;
 use crate::members;
 use crate::model::condition::{self, ConditionStatus, REASON_INVALID_ANNOTATIONS};
 use crate::model::{
-    EndpointView, HealthCheckProtocol, HealthMonitor, IngressView, ListenerProtocol, ListenerSpec,
+    EndpointView, HealthCheckProtocol, HealthMonitor, ListenerProtocol, ListenerSpec,
     LoadBalancerConfigSpec, LoadBalancerConfigView, LoadBalancerType, ManagedSecurityGroup,
     NodeMembers, NodeSecurityGroupRule, NodeSecurityGroupSpec, NodeView, ObjectKey, PoolProtocol,
     PoolSpec, PortProtocol, RuleDirection, RuleProtocol, ServicePortView, ServiceStatusView,
@@ -147,10 +147,7 @@ pub async fn reconcile_service(
         clear_invalid_annotations(deps, &current);
         // Service status from the LBC's.
         if let Some(address) = current.status.address.clone() {
-            let ingress = vec![IngressView {
-                ip: Some(address),
-                hostname: None,
-            }];
+            let ingress = vec![cfg.service_address.ingress(&address)];
             deps.batch.queue_service_status(
                 &svc.key(),
                 super::replace_with(ServiceStatusView { ingress }),

@@ -21,6 +21,7 @@ fn cfg() -> Config {
         cluster_id: CLUSTER.into(),
         vpc_id: "net-1".into(),
         load_balancer_class: None,
+        service_address: crate::model::ServiceAddress::Ip,
     }
 }
 
@@ -236,7 +237,7 @@ async fn service_applies_lbc_and_nsg_and_copies_the_address() {
     assert_eq!(spec.subnet_id, "sub-1");
     assert!(
         spec.load_balancer_name
-            .starts_with("vks_k8s-cluste_default_web_")
+            .starts_with("vks-k8s-cluste-default-web-")
     );
     let tcp = spec
         .pools
@@ -2233,7 +2234,7 @@ async fn https_lbc_imports_its_secret_certificate_then_creates_listener_and_poli
     m.lb.expect_find_load_balancer_by_name()
         .returning(|_| Ok(None));
     m.lb.expect_create_certificate().times(1).returning(|req| {
-        assert!(req.name.starts_with("vks_"), "{}", req.name);
+        assert!(req.name.starts_with("vks-"), "{}", req.name);
         assert!(!req.certificate.contains('\r'));
         assert!(req.private_key.is_some());
         Ok("cert-1".into())
