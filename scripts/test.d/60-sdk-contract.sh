@@ -18,8 +18,13 @@ fi
 go version
 
 fixture="$PWD/crates/vngcloud-emulator/fixtures/default.json"
-cargo build --locked -q -p vlb-vngcloud-emulator --bin vlb-vngcloud-emulator
+# `cargo test --workspace` (run just before) has built the binary; build it only when it is
+# missing or older than the emulator's sources (a separate `cargo build -p` could rebuild
+# dependencies with other features).
 bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/vlb-vngcloud-emulator"
+if [ ! -x "$bin" ] || [ -n "$(find crates/vngcloud-emulator Cargo.lock -newer "$bin" -type f -print -quit)" ]; then
+  cargo build --locked -q -p vlb-vngcloud-emulator --bin vlb-vngcloud-emulator
+fi
 
 work="$(mktemp -d)"
 emu_pid=""
