@@ -262,10 +262,12 @@ func TestApplicationLoadBalancerPoliciesAndCertificatesAsTheGoControllerDrivesTh
 	lb := e.waitActive(t, created.UUID)
 	base := "loadBalancers/" + lb.UUID
 	var listeners listListenersResponse
-	e.vlb(t, 200, http.MethodGet, base+"/listeners", nil, &listeners)
+	raw = e.vlb(t, 200, http.MethodGet, base+"/listeners", nil, &listeners)
+	requireFields(t, "GET listeners (HTTP, insert headers)", raw, listeners)
 	var pools listPoolsResponse
-	e.vlb(t, 200, http.MethodGet, base+"/pools", nil, &pools)
-	if len(listeners.Data) != 1 || len(pools.Data) != 1 {
+	raw = e.vlb(t, 200, http.MethodGet, base+"/pools", nil, &pools)
+	requireFields(t, "GET pools (HTTP, members)", raw, pools)
+	if len(listeners.Data) != 1 || len(pools.Data) != 1 || len(listeners.Data[0].InsertHeaders) != 1 || len(pools.Data[0].Members) != 1 {
 		t.Fatalf("inline listener and pool: %+v %+v", listeners.Data, pools.Data)
 	}
 	lis, web := listeners.Data[0], pools.Data[0]
