@@ -1,5 +1,6 @@
 //! The HTTP core: one connection pool, the IAM token cache, pacing, retries, tracing, metrics.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -309,12 +310,17 @@ impl VngCloudClient {
             Service::Vlb => &cfg.vlb_url,
             Service::Vserver => &cfg.vserver_url,
         };
-        format!(
+        let mut url = format!(
             "{}/v2/{}/{}",
             base.trim_end_matches('/'),
             cfg.project_id,
             call.path
-        )
+        );
+        if !call.query.is_empty() {
+            url.push('?');
+            url.push_str(&query_string(&call.query));
+        }
+        url
     }
 
     /// One HTTP exchange: status, headers and body, or a transport error.
@@ -346,9 +352,6 @@ impl VngCloudClient {
             .http
             .request(call.method.clone(), self.url(call))
             .bearer_auth(token.expose());
-        if !call.query.is_empty() {
-            req = req.query(&call.query);
-        }
         if let Some(b) = &call.body {
             req = req.json(b);
         }
@@ -499,6 +502,33 @@ impl VngCloudClient {
     }
 }
 
+/// A query string as the SDK writes it: values percent-encoded, except the `:` and `,` of a
+/// tag filter, which the SDK sends raw (`tags=key:K,value:V`, `ListLoadBalancersRequest.
+/// ToListQuery` in `loadbalancer/v2/loadbalancer_request.go`).
+pub(crate) fn query_string(query: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in query.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode_into(&mut out, k, "");
+        out.push('=');
+        encode_into(&mut out, v, if *k == "tags" { ":," } else { "" });
+    }
+    out
+}
+
+fn encode_into(out: &mut String, s: &str, keep: &str) {
+    for b in s.bytes() {
+        let c = char::from(b);
+        if b.is_ascii_alphanumeric() || "-._~".contains(c) || keep.contains(c) {
+            out.push(c);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
 fn method_label(m: &Method) -> &'static str {
     match *m {
         Method::GET => "GET",
@@ -537,5 +567,27 @@ impl VngCloudClient {
     /// Forgets the pending change of `lb_id` (ready again).
     pub(crate) fn forget_changing(&self, lb_id: &str) {
         self.busy().forget(lb_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_string;
+
+    // The Go controller lists by tag with the SDK's raw `tags=key:K,value:V`; `%3A`/`%2C`
+    // are what a generic form encoder sends instead.
+    #[test]
+    fn tag_filter_is_sent_raw_as_the_sdk_and_other_values_are_encoded() {
+        let q = vec![
+            ("name", "a b&c".to_owned()),
+            ("page", "1".to_owned()),
+            ("tags", "key:vks-cluster,value:k8s-1".to_owned()),
+        ];
+        assert_eq!(
+            query_string(&q),
+            "name=a%20b%26c&page=1&tags=key:vks-cluster,value:k8s-1"
+        );
+        let q = vec![("tags", "key:a&b,value:c d".to_owned())];
+        assert_eq!(query_string(&q), "tags=key:a%26b,value:c%20d");
     }
 }

@@ -125,6 +125,27 @@ impl RetryConfig {
     }
 }
 
+/// Names of the packages a new load balancer gets when its request names none (the Go
+/// controller's `defaultL4PackageName` / `defaultL7PackageName`). An empty name, or one the
+/// zone does not offer, falls back to the zone's smallest package of the type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageNames {
+    /// Package name for Layer 4 load balancers (`NLB_Small`).
+    pub layer4: String,
+    /// Package name for Layer 7 load balancers (`ALB_Small`).
+    pub layer7: String,
+}
+
+impl Default for PackageNames {
+    /// `NLB_Small` and `ALB_Small`, the Go controller chart's defaults.
+    fn default() -> Self {
+        Self {
+            layer4: "NLB_Small".to_owned(),
+            layer7: "ALB_Small".to_owned(),
+        }
+    }
+}
+
 /// Everything [`VngCloudClient::new`](crate::VngCloudClient::new) needs.
 #[derive(Debug, Clone)]
 pub struct CloudConfig {
@@ -159,6 +180,8 @@ pub struct CloudConfig {
     /// How long a server or subnet read is reused (see the crate docs); zero reads every
     /// time. Keep it well below the drift-check period.
     pub read_cache_ttl: Duration,
+    /// Packages chosen by name when a create request names none.
+    pub package_names: PackageNames,
 }
 
 impl CloudConfig {
@@ -187,6 +210,7 @@ impl CloudConfig {
             wait_deadline: Duration::from_secs(600),
             wait_poll: Duration::from_secs(2),
             read_cache_ttl: Duration::from_secs(30),
+            package_names: PackageNames::default(),
         }
     }
 }

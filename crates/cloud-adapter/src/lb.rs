@@ -17,9 +17,10 @@ use crate::busy::Change;
 use crate::client::{Call, Service, VngCloudClient};
 use crate::error::WaitError;
 use crate::wire::{
-    Data, Page, Uuid, WireCertificate, WireHealthMonitor, WireLb, WireListPolicies, WireListener,
-    WireMember, WirePackage, WirePool, WireTag, create_listener_body, create_pool_body,
-    member_body, policy_body, scheme_str, type_str, update_listener_body, update_pool_body,
+    Data, ListData, Page, Uuid, WireCertificate, WireHealthMonitor, WireLb, WireListPolicies,
+    WireListener, WireMember, WirePackage, WirePool, WireTags, choose_package,
+    create_listener_body, create_pool_body, member_body, policy_body, scheme_str, type_str,
+    update_listener_body, update_pool_body,
 };
 
 const LBS: &str = "loadBalancers";
@@ -182,24 +183,21 @@ impl VngCloudClient {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Packages {
-            #[serde(default)]
+            #[serde(default, deserialize_with = "crate::wire::nullable")]
             list_data: Vec<WirePackage>,
         }
         let call = get(PACKAGES, PACKAGES.to_owned(), "package", "")
             .query("zoneId", request.zone_id.clone());
         let p: Packages = self.json(&call).await?;
-        p.list_data
-            .into_iter()
-            .filter(|p| p.is_type(request.lb_type))
-            .min_by_key(|p| p.connection_number)
-            .map(|p| p.uuid)
-            .ok_or_else(|| {
+        choose_package(&p.list_data, request.lb_type, &self.config().package_names).ok_or_else(
+            || {
                 CloudError::Invalid(format!(
                     "no {} package in zone {}",
                     type_str(request.lb_type),
                     request.zone_id
                 ))
-            })
+            },
+        )
     }
 
     /// A create that must not run twice: POST once; on an answer that may hide a success
@@ -428,7 +426,7 @@ impl LoadBalancerApi for VngCloudClient {
             "load balancer",
             lb_id,
         );
-        let d: Data<Vec<WireListener>> = self.json(&call).await?;
+        let d: ListData<WireListener> = self.json(&call).await?;
         Ok(d.data.into_iter().map(WireListener::into_domain).collect())
     }
 
@@ -502,7 +500,7 @@ impl LoadBalancerApi for VngCloudClient {
             "load balancer",
             lb_id,
         );
-        let d: Data<Vec<WirePool>> = self.json(&call).await?;
+        let d: ListData<WirePool> = self.json(&call).await?;
         let mut out = Vec::with_capacity(d.data.len());
         for p in d.data {
             let hm = self.get_health_monitor(lb_id, &p.uuid).await?;
@@ -520,7 +518,7 @@ impl LoadBalancerApi for VngCloudClient {
                 "load balancer",
                 lb_id,
             );
-            let d: Data<Vec<WirePool>> = self.json(&call).await?;
+            let d: ListData<WirePool> = self.json(&call).await?;
             Ok(d.data
                 .into_iter()
                 .find(|p| p.name == request.name)
@@ -597,7 +595,7 @@ impl LoadBalancerApi for VngCloudClient {
             "pool",
             pool_id,
         );
-        let d: Data<Vec<WireMember>> = self.json(&call).await?;
+        let d: ListData<WireMember> = self.json(&call).await?;
         Ok(d.data.into_iter().map(WireMember::into_domain).collect())
     }
 
@@ -800,8 +798,9 @@ impl LoadBalancerApi for VngCloudClient {
             "load balancer",
             lb_id,
         );
-        let tags: Vec<WireTag> = self.json(&call).await?;
+        let tags: WireTags = self.json(&call).await?;
         Ok(tags
+            .0
             .into_iter()
             .filter(|t| !t.system_tag)
             .map(|t| (t.key, t.value))

@@ -56,5 +56,5 @@ mod network;
 mod wire;
 
 pub use client::{BuildError, USER_AGENT, VngCloudClient};
-pub use config::{CloudConfig, Pacing, RetryConfig, Secret};
+pub use config::{CloudConfig, Pacing, PackageNames, RetryConfig, Secret};
 pub use error::WaitError;

@@ -9,8 +9,8 @@ use vlb_domain::ports::NetworkApi;
 
 use crate::client::{Call, Service, VngCloudClient};
 use crate::wire::{
-    Data, Page, WireCreatedSecgroup, WireSecgroup, WireSecgroupRule, WireServer, WireSubnet,
-    rule_body,
+    Data, ListData, Page, WireCreatedSecgroup, WireSecgroup, WireSecgroupRule, WireServer,
+    WireSubnet, rule_body,
 };
 
 const SERVER: &str = "servers/{serverId}";
@@ -64,7 +64,7 @@ impl VngCloudClient {
             "security group",
             sg_id,
         );
-        let d: Data<Vec<WireSecgroupRule>> = self.json(&c).await?;
+        let d: ListData<WireSecgroupRule> = self.json(&c).await?;
         Ok(d.data
             .into_iter()
             .filter_map(WireSecgroupRule::into_domain)

@@ -2,6 +2,8 @@
 //! domain models. Private to the adapter.
 
 use serde::Deserialize;
+
+use crate::config::PackageNames;
 use serde_json::{Value, json};
 use vlb_domain::model::{
     Certificate, HealthCheckHttpVersion, HealthCheckMethod, HealthCheckProtocol, HealthMonitor,
@@ -12,7 +14,7 @@ use vlb_domain::model::{
 };
 
 /// Go marshals nil slices and strings as `null`: read `null` as the default.
-fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -40,6 +42,14 @@ pub(crate) struct Uuid {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Data<T> {
     pub data: T,
+}
+
+/// A `{"data": [...]}` list; Go renders an empty list as `"data": null` (or leaves it out).
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub(crate) struct ListData<T> {
+    #[serde(default = "Vec::new", deserialize_with = "nullable")]
+    pub data: Vec<T>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,14 +93,38 @@ pub(crate) struct WireLb {
     pub zone: Zone,
 }
 
+/// A load balancer type as any of its spellings reads (`Layer 4`, `LAYER_4`, `layer4`, ...).
+fn parse_lb_type(s: &str) -> Option<LoadBalancerType> {
+    let folded: String = s
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    match folded.as_str() {
+        "LAYER4" => Some(LoadBalancerType::Layer4),
+        "LAYER7" => Some(LoadBalancerType::Layer7),
+        _ => None,
+    }
+}
+
+/// The scheme in any case, as the SDK compares it upper-cased.
+fn parse_scheme(s: &str) -> Option<LoadBalancerScheme> {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "INTERNAL" => Some(LoadBalancerScheme::Internal),
+        "INTERNET" => Some(LoadBalancerScheme::Internet),
+        "INTERVPC" => Some(LoadBalancerScheme::InterVPC),
+        _ => None,
+    }
+}
+
 impl WireLb {
     pub fn into_domain(self) -> LoadBalancer {
         LoadBalancer {
             id: self.uuid,
             name: self.name,
             package_id: self.package_id,
-            scheme: parse_enum(&self.load_balancer_schema).unwrap_or_default(),
-            lb_type: parse_enum(&self.lb_type).unwrap_or_default(),
+            scheme: parse_scheme(&self.load_balancer_schema).unwrap_or_default(),
+            lb_type: parse_lb_type(&self.lb_type).unwrap_or_default(),
             subnet_id: self.private_subnet_id,
             zone_id: self.zone.uuid,
             private_subnet_id: None,
@@ -109,6 +143,8 @@ impl WireLb {
 pub(crate) struct WirePackage {
     pub uuid: String,
     #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
     pub display_lb_type: String,
     #[serde(deserialize_with = "nullable")]
     pub lb_type: String,
@@ -116,13 +152,34 @@ pub(crate) struct WirePackage {
 }
 
 impl WirePackage {
-    pub fn is_type(&self, t: LoadBalancerType) -> bool {
-        let want = match t {
-            LoadBalancerType::Layer4 => ("Layer 4", "LAYER_4"),
-            LoadBalancerType::Layer7 => ("Layer 7", "LAYER_7"),
-        };
-        self.display_lb_type == want.0 || self.lb_type == want.1
+    /// Whether `lbType` or `displayLbType` names type `t`, in any spelling.
+    fn is_type(&self, t: LoadBalancerType) -> bool {
+        parse_lb_type(&self.lb_type) == Some(t) || parse_lb_type(&self.display_lb_type) == Some(t)
     }
+}
+
+/// The package for a new load balancer of type `t`: the one named as configured for that
+/// type (as the Go controller: `defaultL4PackageName` / `defaultL7PackageName`), else the
+/// smallest (by `connectionNumber`) whose type reads `t`.
+pub(crate) fn choose_package(
+    packages: &[WirePackage],
+    t: LoadBalancerType,
+    names: &PackageNames,
+) -> Option<String> {
+    let name = match t {
+        LoadBalancerType::Layer4 => &names.layer4,
+        LoadBalancerType::Layer7 => &names.layer7,
+    };
+    packages
+        .iter()
+        .find(|p| !name.is_empty() && &p.name == name)
+        .or_else(|| {
+            packages
+                .iter()
+                .filter(|p| p.is_type(t))
+                .min_by_key(|p| p.connection_number)
+        })
+        .map(|p| p.uuid.clone())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -360,10 +417,23 @@ impl WireCertificate {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct WireTag {
+    #[serde(deserialize_with = "nullable")]
     pub key: String,
     #[serde(deserialize_with = "nullable")]
     pub value: String,
     pub system_tag: bool,
+}
+
+/// The tag list of a resource; a bare `null` (an untagged resource) reads as empty.
+#[derive(Debug, Default)]
+pub(crate) struct WireTags(pub Vec<WireTag>);
+
+impl<'de> Deserialize<'de> for WireTags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self(
+            Option::<Vec<WireTag>>::deserialize(d)?.unwrap_or_default(),
+        ))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -630,23 +700,50 @@ pub(crate) fn update_listener_body(l: &ListenerRequest) -> Value {
     })
 }
 
+/// An L7 policy body as the SDK builds it (`CreatePolicyRequest.ToRequestBody`,
+/// `UpdatePolicyRequest.ToRequestBody` in `loadbalancer/v2/policy_requests.go`): `action` and
+/// `rules` always (`name` on create); `redirectUrl`, `redirectHttpCode` and `keepQueryString`
+/// only for `REDIRECT_TO_URL`; `redirectPoolId` only for `REDIRECT_TO_POOL`.
 pub(crate) fn policy_body(p: &L7Policy, with_name: bool) -> Value {
-    let mut v = json!({
-        "action": enum_str(&p.action),
-        "rules": p.rules.iter().map(|r| json!({
-            "compareType": enum_str(&r.compare_type),
-            "ruleType": enum_str(&r.rule_type),
-            "ruleValue": r.rule_value,
-        })).collect::<Vec<_>>(),
-        "redirectPoolId": p.redirect_pool_id.clone().unwrap_or_default(),
-        "redirectUrl": p.redirect_url.clone().unwrap_or_default(),
-        "redirectHttpCode": p.redirect_http_code.unwrap_or(0),
-        "keepQueryString": p.keep_query_string,
-    });
-    if with_name && let Some(o) = v.as_object_mut() {
+    let mut o = serde_json::Map::new();
+    if with_name {
         o.insert("name".into(), json!(p.name));
     }
-    v
+    o.insert("action".into(), enum_str(&p.action));
+    o.insert(
+        "rules".into(),
+        p.rules
+            .iter()
+            .map(|r| {
+                json!({
+                    "compareType": enum_str(&r.compare_type),
+                    "ruleType": enum_str(&r.rule_type),
+                    "ruleValue": r.rule_value,
+                })
+            })
+            .collect(),
+    );
+    match p.action {
+        PolicyAction::Reject => {}
+        PolicyAction::RedirectToUrl => {
+            o.insert(
+                "redirectUrl".into(),
+                json!(p.redirect_url.clone().unwrap_or_default()),
+            );
+            o.insert(
+                "redirectHttpCode".into(),
+                json!(p.redirect_http_code.unwrap_or(0)),
+            );
+            o.insert("keepQueryString".into(), json!(p.keep_query_string));
+        }
+        PolicyAction::RedirectToPool => {
+            o.insert(
+                "redirectPoolId".into(),
+                json!(p.redirect_pool_id.clone().unwrap_or_default()),
+            );
+        }
+    }
+    Value::Object(o)
 }
 
 pub(crate) fn scheme_str(s: LoadBalancerScheme) -> &'static str {
@@ -672,4 +769,143 @@ pub(crate) fn rule_body(sg_id: &str, r: &SecurityGroupRule) -> Value {
         "remoteIpPrefix": r.remote_ip_prefix,
         "securityGroupId": sg_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn policy(action: PolicyAction) -> L7Policy {
+        L7Policy {
+            id: "policy-1".into(),
+            name: "p1".into(),
+            action,
+            redirect_pool_id: Some("pool-1".into()),
+            redirect_url: Some("https://example.com".into()),
+            redirect_http_code: Some(301),
+            keep_query_string: true,
+            position: 0,
+            rules: vec![L7Rule {
+                compare_type: PolicyCompareType::StartsWith,
+                rule_value: "/api".into(),
+                rule_type: PolicyRuleType::Path,
+            }],
+        }
+    }
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    // As the SDK's CreatePolicyRequest.ToRequestBody / UpdatePolicyRequest.ToRequestBody
+    // (vngcloud/services/loadbalancer/v2/policy_requests.go): one body per action.
+    #[test]
+    fn policy_body_sends_only_the_fields_of_its_action_as_the_sdk() {
+        let reject = policy_body(&policy(PolicyAction::Reject), true);
+        assert_eq!(keys(&reject), ["action", "name", "rules"]);
+        let url = policy_body(&policy(PolicyAction::RedirectToUrl), true);
+        assert_eq!(
+            keys(&url),
+            [
+                "action",
+                "keepQueryString",
+                "name",
+                "redirectHttpCode",
+                "redirectUrl",
+                "rules"
+            ]
+        );
+        assert_eq!(url["redirectHttpCode"], 301);
+        let pool = policy_body(&policy(PolicyAction::RedirectToPool), true);
+        assert_eq!(keys(&pool), ["action", "name", "redirectPoolId", "rules"]);
+        assert_eq!(pool["redirectPoolId"], "pool-1");
+        let update = policy_body(&policy(PolicyAction::RedirectToPool), false);
+        assert_eq!(keys(&update), ["action", "redirectPoolId", "rules"]);
+    }
+
+    // Go decodes `null` as an empty slice; the SDK's list responses carry `"data": null` for
+    // an empty load balancer or pool.
+    #[test]
+    fn null_lists_decode_as_empty() {
+        let d: ListData<WireListener> = serde_json::from_str(r#"{"data":null}"#).unwrap();
+        assert!(d.data.is_empty());
+        let d: ListData<WirePool> = serde_json::from_str(r#"{"data":null}"#).unwrap();
+        assert!(d.data.is_empty());
+        let d: ListData<WireMember> = serde_json::from_str(r#"{"data":null}"#).unwrap();
+        assert!(d.data.is_empty());
+        let d: ListData<WireSecgroupRule> = serde_json::from_str(r#"{"data":null}"#).unwrap();
+        assert!(d.data.is_empty());
+        let d: ListData<WireSecgroupRule> = serde_json::from_str("{}").unwrap();
+        assert!(d.data.is_empty());
+        let t: WireTags = serde_json::from_str("null").unwrap();
+        assert!(t.0.is_empty());
+        let t: WireTags = serde_json::from_str(r#"[{"key":"a","value":null}]"#).unwrap();
+        assert_eq!(t.0[0].key, "a");
+    }
+
+    fn package(name: &str, lb_type: &str, display: &str, connections: i64) -> WirePackage {
+        WirePackage {
+            uuid: format!("lbp-{name}"),
+            name: name.into(),
+            display_lb_type: display.into(),
+            lb_type: lb_type.into(),
+            connection_number: connections,
+        }
+    }
+
+    // As the Go controller's buildCreateLoadBalancerRequest (internal/usecase/lbc_uc/
+    // deploy_lb.go): the package is found by its name (NLB_Small, ALB_Small).
+    #[test]
+    fn package_is_chosen_by_name_first_then_by_type_in_any_case() {
+        let packages = vec![
+            package("NLB_Large", "", "", 10),
+            package("NLB_Small", "", "", 100),
+            package("ALB_Small", "", "", 100),
+        ];
+        let names = PackageNames::default();
+        assert_eq!(
+            choose_package(&packages, LoadBalancerType::Layer4, &names).as_deref(),
+            Some("lbp-NLB_Small")
+        );
+        assert_eq!(
+            choose_package(&packages, LoadBalancerType::Layer7, &names).as_deref(),
+            Some("lbp-ALB_Small")
+        );
+        // No package of that name: the smallest of the type, the type spelt in any case.
+        let packages = vec![
+            package("big", "layer_4", "", 100),
+            package("small", "", "LAYER 4", 10),
+            package("web", "Layer_7", "", 1),
+        ];
+        assert_eq!(
+            choose_package(&packages, LoadBalancerType::Layer4, &names).as_deref(),
+            Some("lbp-small")
+        );
+        assert_eq!(
+            choose_package(&packages, LoadBalancerType::Layer7, &names).as_deref(),
+            Some("lbp-web")
+        );
+        assert_eq!(choose_package(&[], LoadBalancerType::Layer7, &names), None);
+    }
+
+    // The SDK reads loadBalancerSchema upper-cased (loadbalancer_response.go: ToUpper == "INTERNAL").
+    #[test]
+    fn load_balancer_scheme_and_type_are_read_in_any_case() {
+        let lb: WireLb = serde_json::from_value(json!({
+            "uuid": "lb-1", "loadBalancerSchema": "INTERNAL", "type": "LAYER 7",
+        }))
+        .unwrap();
+        let lb = lb.into_domain();
+        assert_eq!(lb.scheme, LoadBalancerScheme::Internal);
+        assert_eq!(lb.lb_type, LoadBalancerType::Layer7);
+        let lb: WireLb = serde_json::from_value(json!({
+            "uuid": "lb-1", "loadBalancerSchema": "intervpc", "type": "Layer 4",
+        }))
+        .unwrap();
+        assert_eq!(lb.into_domain().scheme, LoadBalancerScheme::InterVPC);
+    }
 }

@@ -48,7 +48,7 @@ const VS: &str = "/vserver-gateway/v2/{projectId}";
 
 fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if body.is_null() {
+    if status == StatusCode::NO_CONTENT || (body.is_null() && status != StatusCode::OK) {
         return status.into_response();
     }
     (status, axum::Json(body.clone())).into_response()
@@ -304,9 +304,27 @@ async fn token(AxState(app): AxState<App>, headers: HeaderMap, body: Bytes) -> R
     }
     let now = app.now();
     let mut st = app.state.lock();
+    if id == st.fixture.client_id {
+        if st.locked_until.is_some_and(|until| now < until) {
+            return iam_error(
+                400,
+                "TOO_MANY_FAILED_LOGINS",
+                "Too many failed logins, please try again later",
+            );
+        }
+        st.locked_until = None;
+    }
     if id != st.fixture.client_id || secret != st.fixture.client_secret {
+        if id == st.fixture.client_id {
+            st.failed_logins += 1;
+            if st.failed_logins >= crate::MAX_FAILED_LOGINS {
+                st.failed_logins = 0;
+                st.locked_until = Some(now + crate::LOGIN_LOCKOUT);
+            }
+        }
         return iam_error(401, "AUTHENTICATION_FAILED", "Invalid client credentials");
     }
+    st.failed_logins = 0;
     let ttl = st.token_ttl;
     let access = format!("emu.{}", uuid::Uuid::new_v4().simple());
     st.tokens.retain(|_, exp| *exp > now);

@@ -51,9 +51,17 @@ pub use config::{
 };
 pub use control::{Counters, Fault, FaultKind, JournalEntry};
 pub use http::TOKEN_PATH;
+
+/// Failed logins in a row (with the fixture's client id) after which IAM locks the client
+/// out with `TOO_MANY_FAILED_LOGINS` (the real threshold is not documented).
+pub const MAX_FAILED_LOGINS: u32 = 5;
+
+/// How long that lock-out lasts (the real duration is not documented).
+pub const LOGIN_LOCKOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub use model::{
-    Certificate, HealthMonitor, InsertHeader, Interface, LbPhase, Listener, LoadBalancer, Member,
-    Policy, PolicyRule, Pool, SecurityGroup, SecurityGroupRule, Server, Tag,
+    BusyObject, Certificate, HealthMonitor, InsertHeader, Interface, LbPhase, Listener,
+    LoadBalancer, Member, Policy, PolicyRule, Pool, SecurityGroup, SecurityGroupRule, Server, Tag,
 };
 
 use http::{App, Core};
@@ -372,6 +380,12 @@ impl Control {
     /// `ACTIVE`.
     pub fn fail_next_creates(&self, n: u32) {
         self.with(|st| st.create_errors = n);
+    }
+
+    /// Renders empty lists (`"data"` of listeners, pools, members, rules; an untagged
+    /// resource's tags) as `null`, as a Go server renders a nil slice; `[]` otherwise.
+    pub fn set_null_empty_lists(&self, on: bool) {
+        self.with(|st| st.null_empty_lists = on);
     }
 
     /// Changes the life-cycle delays from now on (transitions already scheduled keep theirs).

@@ -221,6 +221,15 @@ pub struct Pool {
     pub updated_at: String,
 }
 
+/// The object an update of a load balancer is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusyObject {
+    /// A listener (by id): a change of it meanwhile answers `Listener id … is not ready`.
+    Listener(String),
+    /// A pool (by id): a change of it meanwhile answers `Pool id … is updating`.
+    Pool(String),
+}
+
 /// A load balancer with its listeners and pools.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -255,6 +264,10 @@ pub struct LoadBalancer {
     /// When the current transient phase ends, go to `ERROR` instead of `ACTIVE`.
     #[serde(default)]
     pub fail_when_done: bool,
+    /// The listener or pool the current update changes (its own busy text answers a change
+    /// of it meanwhile); not serialised.
+    #[serde(skip)]
+    pub updating_object: Option<BusyObject>,
     /// Tags.
     pub tags: Vec<Tag>,
     /// Listeners.

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use crate::config::{Delays, Fixture, FixturePackage, RateLimit};
 use crate::control::{Fault, Journal};
 use crate::model::{
-    Certificate, HealthMonitor, InsertHeader, Interface, LbPhase, Listener, LoadBalancer, Member,
-    Policy, PolicyRule, Pool, SecurityGroup, SecurityGroupRule, Server, Tag, render_certificate,
-    render_health_monitor, render_lb, render_listener, render_member, render_policy, render_pool,
-    render_rule, render_secgroup, render_server,
+    BusyObject, Certificate, HealthMonitor, InsertHeader, Interface, LbPhase, Listener,
+    LoadBalancer, Member, Policy, PolicyRule, Pool, SecurityGroup, SecurityGroupRule, Server, Tag,
+    render_certificate, render_health_monitor, render_lb, render_listener, render_member,
+    render_policy, render_pool, render_rule, render_secgroup, render_server,
 };
 
 /// An API error: status and the message body the real service sends.
@@ -118,7 +118,7 @@ pub(crate) struct ListenerReq {
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct UpdateListenerReq {
     pub allowed_cidrs: String,
-    pub default_pool_id: String,
+    pub default_pool_id: Option<String>,
     pub timeout_client: i64,
     pub timeout_connection: i64,
     pub timeout_member: i64,
@@ -298,6 +298,12 @@ pub(crate) struct State {
     pub address_seq: u32,
     /// How many of the next created load balancers end in ERROR instead of ACTIVE.
     pub create_errors: u32,
+    /// Render empty lists as `null` (as a Go server renders a nil slice).
+    pub null_empty_lists: bool,
+    /// Failed logins in a row and, once locked out, until when (IAM).
+    pub failed_logins: u32,
+    /// IAM refuses every login of the client until then (`TOO_MANY_FAILED_LOGINS`).
+    pub locked_until: Option<Instant>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -512,6 +518,9 @@ impl State {
             buckets: HashMap::new(),
             address_seq: 0,
             create_errors: 0,
+            null_empty_lists: false,
+            failed_logins: 0,
+            locked_until: None,
         };
         s.load_fixture();
         s
@@ -525,6 +534,8 @@ impl State {
         self.buckets.clear();
         self.address_seq = 0;
         self.create_errors = 0;
+        self.failed_logins = 0;
+        self.locked_until = None;
         self.secgroups = self
             .fixture
             .security_groups
@@ -573,6 +584,7 @@ impl State {
                 && now >= until
             {
                 lb.phase_until = None;
+                lb.updating_object = None;
                 match lb.phase {
                     LbPhase::Creating | LbPhase::Updating if lb.fail_when_done => {
                         lb.phase = LbPhase::Error;
@@ -660,13 +672,51 @@ impl State {
     }
 
     fn start_update(&mut self, i: usize, now: Instant) {
+        self.start_update_of(i, now, None);
+    }
+
+    /// [`Self::start_update`] of a change of one listener or pool.
+    fn start_update_of(&mut self, i: usize, now: Instant, object: Option<BusyObject>) {
         let lb = &mut self.lbs[i];
+        lb.updating_object = object;
         lb.phase = LbPhase::Updating;
         lb.phase_until = Some(now + Duration::from_millis(self.delays.update_ms));
         lb.updated_at = now_rfc3339();
         if self.delays.update_ms == 0 {
             lb.phase = LbPhase::Active;
             lb.phase_until = None;
+            lb.updating_object = None;
+        }
+    }
+
+    /// [`Self::lb_for_change`] for a change of `object`: while the load balancer's update is
+    /// about that very listener or pool, the refusal is the object's own busy text
+    /// (`Listener id … is not ready`, `Pool id … is updating`, as `sdk_error/loadbalancer.go`
+    /// matches them).
+    fn lb_for_object_change(
+        &self,
+        id: &str,
+        not_found2: bool,
+        object: &BusyObject,
+    ) -> Result<usize, ApiError> {
+        if let Some(i) = self.lb_index(id)
+            && self.lbs[i].phase == LbPhase::Updating
+            && self.lbs[i].updating_object.as_ref() == Some(object)
+        {
+            return Err(ApiError::bad(match object {
+                BusyObject::Listener(l) => format!("Listener id {l} is not ready"),
+                BusyObject::Pool(p) => format!("Pool id {p} is updating"),
+            }));
+        }
+        self.lb_for_change(id, not_found2)
+    }
+
+    /// A `{"data": [...]}` list; `null` for an empty one when so configured.
+    fn data_list(&self, items: &[Value]) -> Value {
+        if items.is_empty() && self.null_empty_lists {
+            json!({ "data": null })
+        } else {
+            json!({ "data": items })
         }
     }
 
@@ -918,6 +968,7 @@ impl State {
             phase: LbPhase::Creating,
             phase_until: Some(now + Duration::from_millis(self.delays.create_ms)),
             fail_when_done: false,
+            updating_object: None,
             tags: req
                 .tags
                 .iter()
@@ -1001,9 +1052,11 @@ impl State {
                 _ => {}
             }
         }
-        if page < 1 || size < 1 {
+        // The SDK's offset 0 (the Go controller's `page=0`) is the first page.
+        if page < 0 || size < 1 {
             return Err(ApiError::bad("Page or size invalid"));
         }
+        let page = page.max(1);
         let matched: Vec<&LoadBalancer> = self
             .lbs
             .iter()
@@ -1126,7 +1179,7 @@ impl State {
             .iter()
             .map(|l| render_listener(lb, l))
             .collect();
-        Ok(Reply::ok(json!({ "data": data })))
+        Ok(Reply::ok(self.data_list(&data)))
     }
 
     pub fn get_listener(&self, lb_id: &str, id: &str) -> ApiResult {
@@ -1149,6 +1202,9 @@ impl State {
         Ok(Reply::with(202, json!({ "uuid": id })))
     }
 
+    /// The whole new state of a listener (`UpdateListenerRequest`): `defaultPoolId: ""`
+    /// detaches the default pool; empty or zero values take the create defaults; on HTTPS
+    /// the certificate fields are replaced (`null` clears them).
     pub fn update_listener(
         &mut self,
         now: Instant,
@@ -1156,7 +1212,8 @@ impl State {
         id: &str,
         req: &UpdateListenerReq,
     ) -> ApiResult {
-        let i = self.lb_for_change(lb_id, true)?;
+        let object = BusyObject::Listener(id.to_owned());
+        let i = self.lb_for_object_change(lb_id, true, &object)?;
         let lb = &self.lbs[i];
         let li = lb
             .listeners
@@ -1164,56 +1221,54 @@ impl State {
             .position(|l| l.id == id)
             .ok_or_else(|| listener_not_found(id))?;
         let protocol = lb.listeners[li].protocol.clone();
-        let default_pool = if req.default_pool_id.is_empty() {
+        let wanted = req.default_pool_id.as_deref().unwrap_or_default();
+        let default_pool = if wanted.is_empty() {
             None
         } else {
             let pool = lb
                 .pools
                 .iter()
-                .find(|p| p.id == req.default_pool_id)
-                .ok_or_else(|| pool_not_found(&req.default_pool_id))?;
+                .find(|p| p.id == wanted)
+                .ok_or_else(|| pool_not_found(wanted))?;
             check_listener_pool(&protocol, &pool.protocol)?;
             Some(pool.id.clone())
         };
         let https = protocol == "HTTPS";
+        if https
+            && req
+                .default_certificate_authority
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::bad(
+                "The default certificate authority is required for HTTPS listener",
+            ));
+        }
+        let positive = |v: i64, default: i64| if v > 0 { v } else { default };
         let l = &mut self.lbs[i].listeners[li];
-        if !req.allowed_cidrs.is_empty() {
-            l.allowed_cidrs.clone_from(&req.allowed_cidrs);
-        }
-        if req.timeout_client > 0 {
-            l.timeout_client = req.timeout_client;
-        }
-        if req.timeout_member > 0 {
-            l.timeout_member = req.timeout_member;
-        }
-        if req.timeout_connection > 0 {
-            l.timeout_connection = req.timeout_connection;
-        }
-        if default_pool.is_some() {
-            l.default_pool_id = default_pool;
-        }
+        l.allowed_cidrs = if req.allowed_cidrs.is_empty() {
+            "0.0.0.0/0".to_owned()
+        } else {
+            req.allowed_cidrs.clone()
+        };
+        l.timeout_client = positive(req.timeout_client, 50);
+        l.timeout_member = positive(req.timeout_member, 50);
+        l.timeout_connection = positive(req.timeout_connection, 5);
+        l.default_pool_id = default_pool;
         if https {
-            if let Some(c) = &req.certificate_authorities {
-                l.certificate_authorities.clone_from(c);
-            }
-            if req.default_certificate_authority.is_some() {
-                l.default_certificate_authority
-                    .clone_from(&req.default_certificate_authority);
-            }
-            if req.client_certificate.is_some() {
-                l.client_certificate.clone_from(&req.client_certificate);
-            }
+            l.certificate_authorities = req.certificate_authorities.clone().unwrap_or_default();
+            l.default_certificate_authority
+                .clone_from(&req.default_certificate_authority);
+            l.client_certificate.clone_from(&req.client_certificate);
         }
-        if let Some(h) = &req.insert_headers {
-            l.insert_headers.clone_from(h);
-        }
+        l.insert_headers = req.insert_headers.clone().unwrap_or_default();
         l.updated_at = now_rfc3339();
-        self.start_update(i, now);
+        self.start_update_of(i, now, Some(object));
         Ok(Reply::with(202, json!({})))
     }
 
     pub fn delete_listener(&mut self, now: Instant, lb_id: &str, id: &str) -> ApiResult {
-        let i = self.lb_for_change(lb_id, true)?;
+        let i = self.lb_for_object_change(lb_id, true, &BusyObject::Listener(id.to_owned()))?;
         let li = self.lbs[i]
             .listeners
             .iter()
@@ -1229,7 +1284,7 @@ impl State {
     pub fn list_pools(&self, lb_id: &str) -> ApiResult {
         let lb = self.lb_ref(lb_id)?;
         let data: Vec<Value> = lb.pools.iter().map(|p| render_pool(lb, p)).collect();
-        Ok(Reply::ok(json!({ "data": data })))
+        Ok(Reply::ok(self.data_list(&data)))
     }
 
     fn pool_ref<'a>(lb: &'a LoadBalancer, id: &str) -> Result<&'a Pool, ApiError> {
@@ -1255,7 +1310,7 @@ impl State {
         let lb = self.lb_ref(lb_id)?;
         let p = Self::pool_ref(lb, id)?;
         let data: Vec<Value> = p.members.iter().map(|m| render_member(lb, p, m)).collect();
-        Ok(Reply::ok(json!({ "data": data })))
+        Ok(Reply::ok(self.data_list(&data)))
     }
 
     pub fn create_pool(&mut self, now: Instant, lb_id: &str, req: &PoolReq) -> ApiResult {
@@ -1274,6 +1329,9 @@ impl State {
         Ok(Reply::with(202, json!({ "uuid": id })))
     }
 
+    /// The whole new state of a pool (`UpdatePoolRequest`): an empty algorithm is
+    /// `ROUND_ROBIN`, a missing `stickiness`/`tlsEncryption` is false, a missing health
+    /// monitor is the default one (as on create).
     pub fn update_pool(
         &mut self,
         now: Instant,
@@ -1281,7 +1339,8 @@ impl State {
         id: &str,
         req: &UpdatePoolReq,
     ) -> ApiResult {
-        let i = self.lb_for_change(lb_id, true)?;
+        let object = BusyObject::Pool(id.to_owned());
+        let i = self.lb_for_object_change(lb_id, true, &object)?;
         let pi = self.lbs[i]
             .pools
             .iter()
@@ -1289,30 +1348,22 @@ impl State {
             .ok_or_else(|| pool_not_found(id))?;
         let stamp = now_rfc3339();
         let protocol = self.lbs[i].pools[pi].protocol.clone();
-        let hm = match &req.health_monitor {
-            Some(h) => Some(build_hm(&protocol, Some(h), &stamp)?),
-            None => None,
+        let mut hm = build_hm(&protocol, req.health_monitor.as_ref(), &stamp)?;
+        let algorithm = if req.algorithm.is_empty() {
+            "ROUND_ROBIN".to_owned()
+        } else {
+            req.algorithm.clone()
         };
-        if !req.algorithm.is_empty() {
-            check_algorithm(&req.algorithm)?;
-        }
+        check_algorithm(&algorithm)?;
         let p = &mut self.lbs[i].pools[pi];
-        if !req.algorithm.is_empty() {
-            p.algorithm.clone_from(&req.algorithm);
-        }
-        if let Some(s) = req.stickiness {
-            p.stickiness = s;
-        }
-        if let Some(t) = req.tls_encryption {
-            p.tls_encryption = t;
-        }
-        if let Some(mut hm) = hm {
-            hm.id.clone_from(&p.health_monitor.id);
-            hm.created_at.clone_from(&p.health_monitor.created_at);
-            p.health_monitor = hm;
-        }
+        p.algorithm = algorithm;
+        p.stickiness = req.stickiness.unwrap_or(false);
+        p.tls_encryption = req.tls_encryption.unwrap_or(false);
+        hm.id.clone_from(&p.health_monitor.id);
+        hm.created_at.clone_from(&p.health_monitor.created_at);
+        p.health_monitor = hm;
         p.updated_at = stamp;
-        self.start_update(i, now);
+        self.start_update_of(i, now, Some(object));
         Ok(Reply::with(202, json!({})))
     }
 
@@ -1323,7 +1374,8 @@ impl State {
         id: &str,
         req: &MembersReq,
     ) -> ApiResult {
-        let i = self.lb_for_change(lb_id, true)?;
+        let object = BusyObject::Pool(id.to_owned());
+        let i = self.lb_for_object_change(lb_id, true, &object)?;
         let lb = &self.lbs[i];
         let pi = lb
             .pools
@@ -1356,12 +1408,12 @@ impl State {
         let p = &mut self.lbs[i].pools[pi];
         p.members = members;
         p.updated_at = stamp;
-        self.start_update(i, now);
+        self.start_update_of(i, now, Some(object));
         Ok(Reply::with(202, json!({})))
     }
 
     pub fn delete_pool(&mut self, now: Instant, lb_id: &str, id: &str) -> ApiResult {
-        let i = self.lb_for_change(lb_id, false)?;
+        let i = self.lb_for_object_change(lb_id, false, &BusyObject::Pool(id.to_owned()))?;
         let lb = &self.lbs[i];
         let pi = lb
             .pools
@@ -1666,6 +1718,9 @@ impl State {
 
     pub fn list_tags(&self, resource: &str) -> ApiResult {
         let lb = self.lb_ref(resource)?;
+        if lb.tags.is_empty() && self.null_empty_lists {
+            return Ok(Reply::ok(Value::Null));
+        }
         Ok(Reply::ok(
             serde_json::to_value(&lb.tags).unwrap_or(Value::Null),
         ))
@@ -1886,7 +1941,7 @@ impl State {
             .find(|g| g.id == sg)
             .ok_or_else(|| secgroup_not_found(sg))?;
         let data: Vec<Value> = g.rules.iter().map(render_rule).collect();
-        Ok(Reply::ok(json!({ "data": data })))
+        Ok(Reply::ok(self.data_list(&data)))
     }
 
     pub fn create_rule(&mut self, sg: &str, req: &SecgroupRuleReq) -> ApiResult {
@@ -1983,12 +2038,22 @@ impl State {
         Ok(Reply::with(201, body))
     }
 
+    /// Deletes a rule; under the group id `undefined` (what the SDK's
+    /// `NewDeleteSecgroupRuleByIdRequest` sends) the rule is looked up in every group.
     pub fn delete_rule(&mut self, sg: &str, id: &str) -> ApiResult {
-        let g = self
-            .secgroups
-            .iter_mut()
-            .find(|g| g.id == sg)
-            .ok_or_else(|| secgroup_not_found(sg))?;
+        let g = if sg == "undefined" {
+            self.secgroups
+                .iter_mut()
+                .find(|g| g.rules.iter().any(|r| r.id == id))
+                .ok_or_else(|| {
+                    ApiError::new(404, format!("Cannot get security group rule with id {id}"))
+                })?
+        } else {
+            self.secgroups
+                .iter_mut()
+                .find(|g| g.id == sg)
+                .ok_or_else(|| secgroup_not_found(sg))?
+        };
         let i = g.rules.iter().position(|r| r.id == id).ok_or_else(|| {
             ApiError::new(404, format!("Cannot get security group rule with id {id}"))
         })?;

@@ -1,0 +1,3 @@
+module vlb.local/tests/sdk-contract
+
+go 1.26
