@@ -6,11 +6,11 @@
 //!
 //! Each load balancer has its own estimate: one that stays `UPDATING` for minutes does not
 //! delay the changes of the others. A load balancer this client has not waited for yet
-//! starts from the median of the latest waits of every load balancer, which one slow
-//! outlier cannot move. An estimate that proves too long (the first poll already finds the
-//! load balancer ready) is cut by 10 %, and by more each time in a row that it proves too
-//! long again, so a load balancer that was slow once is back to its real time within a few
-//! changes, while an estimate close to the real time only moves a little.
+//! starts from the median of the latest measured waits of every load balancer, which one
+//! slow outlier cannot move. An estimate that proves too long (the first poll already finds
+//! the load balancer ready) comes down 3 % a change while it is close to the load
+//! balancer's typical (median) measured time, and by half while it is more than twice that,
+//! so one slow wait is forgotten within a few changes.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -25,53 +25,27 @@ pub(crate) enum Change {
 }
 
 /// Weight of a new measured sample in a load balancer's running estimate.
-const ALPHA: f64 = 0.5;
+const ALPHA: f64 = 0.3;
 /// A load balancer found ready at the first poll was ready some time before it: its
-/// estimate is cut to this share of the time waited, squared for each such wait in a row
-/// (0.9, 0.81, 0.66, 0.43, ...: probing down toward the real time).
-const EARLY: f64 = 0.9;
-/// The streak of too-long waits stops deepening the cut here.
-const MAX_STREAK: u32 = 4;
-/// How many of the latest samples (of every load balancer) the starting estimate of a load
-/// balancer without history is the median of.
+/// estimate is cut to this share of the time waited (a close estimate moves a little)...
+const EARLY: f64 = 0.97;
+/// ... or to this share while it is more than [`FAR`] times the load balancer's typical
+/// measured time (one slow wait is forgotten within a few changes, not a hundred).
+const FAR_EARLY: f64 = 0.5;
+/// How far above its typical time an estimate counts as far too long.
+const FAR: f64 = 2.0;
+/// Measured samples kept per load balancer for its typical time.
+const OWN_SAMPLES: usize = 7;
+/// Measured samples kept over all load balancers for the starting estimate of one without
+/// history.
 const RECENT: usize = 15;
 
-/// Learnt busy times of one kind of change.
-#[derive(Debug, Default)]
-struct Learnt {
-    /// Estimate per load balancer id, with how many waits in a row found it too long.
-    per_lb: HashMap<String, (Duration, u32)>,
-    /// The latest samples over all load balancers, oldest first.
-    recent: VecDeque<Duration>,
-}
-
-impl Learnt {
-    fn estimate(&self, lb_id: &str) -> Option<Duration> {
-        self.per_lb
-            .get(lb_id)
-            .map(|&(estimate, _)| estimate)
-            .or_else(|| median(&self.recent))
+/// Keeps the latest `cap` samples of `ring`, oldest first.
+fn push(ring: &mut VecDeque<Duration>, cap: usize, sample: Duration) {
+    if ring.len() == cap {
+        ring.pop_front();
     }
-
-    fn learn(&mut self, lb_id: &str, sample: Duration, first_poll: bool) {
-        let next = match (self.per_lb.get(lb_id).copied(), first_poll) {
-            // Too long: ready before the poll. Cut a share of the time actually waited,
-            // a deeper one for each too-long wait in a row.
-            (Some((old, streak)), true) => {
-                let cut = EARLY.powi(1 << streak.min(MAX_STREAK));
-                (old.min(sample).mul_f64(cut), streak + 1)
-            }
-            (None, true) => (sample.mul_f64(EARLY), 1),
-            (Some((old, _)), false) => (old.mul_f64(1.0 - ALPHA) + sample.mul_f64(ALPHA), 0),
-            (None, false) => (sample, 0),
-        };
-        self.per_lb.insert(lb_id.to_owned(), next);
-        let next = next.0;
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(next);
-    }
+    ring.push_back(sample);
 }
 
 /// The median (the upper one of an even count) of `samples`.
@@ -79,6 +53,59 @@ fn median(samples: &VecDeque<Duration>) -> Option<Duration> {
     let mut sorted: Vec<Duration> = samples.iter().copied().collect();
     sorted.sort_unstable();
     sorted.get(sorted.len() / 2).copied()
+}
+
+/// What is learnt of one load balancer.
+#[derive(Debug)]
+struct Own {
+    /// When the next wait's first poll comes.
+    estimate: Duration,
+    /// Its latest measured busy times (waits that found it busy at the first poll).
+    measured: VecDeque<Duration>,
+}
+
+/// Learnt busy times of one kind of change.
+#[derive(Debug, Default)]
+struct Learnt {
+    per_lb: HashMap<String, Own>,
+    /// The latest measured samples over all load balancers, oldest first.
+    recent: VecDeque<Duration>,
+}
+
+impl Learnt {
+    fn estimate(&self, lb_id: &str) -> Option<Duration> {
+        self.per_lb
+            .get(lb_id)
+            .map(|o| o.estimate)
+            .or_else(|| median(&self.recent))
+    }
+
+    /// `sample`: the measured busy time, or with `first_poll` the time after which the load
+    /// balancer was already ready (an upper bound).
+    fn learn(&mut self, lb_id: &str, sample: Duration, first_poll: bool) {
+        let prior = median(&self.recent);
+        let own = self.per_lb.entry(lb_id.to_owned()).or_insert_with(|| Own {
+            estimate: prior.unwrap_or(sample),
+            measured: VecDeque::new(),
+        });
+        if first_poll {
+            let typical = median(&own.measured).or(prior).unwrap_or(sample);
+            let cut = if own.estimate > typical.mul_f64(FAR) {
+                FAR_EARLY
+            } else {
+                EARLY
+            };
+            own.estimate = own.estimate.min(sample).mul_f64(cut);
+        } else {
+            own.estimate = if own.measured.is_empty() {
+                sample
+            } else {
+                own.estimate.mul_f64(1.0 - ALPHA) + sample.mul_f64(ALPHA)
+            };
+            push(&mut own.measured, OWN_SAMPLES, sample);
+            push(&mut self.recent, RECENT, sample);
+        }
+    }
 }
 
 /// Pending changes of this client and the learnt busy time of each load balancer and kind
@@ -175,36 +202,47 @@ mod tests {
             None,
             "kinds are learnt apart"
         );
-        // Longer waits pull it up, toward the measured time.
-        for _ in 0..10 {
-            b.learn("lb", Change::Update, 1600 * MS, false, 200 * MS);
+        // Found ready at the first poll, again and again: the estimate comes down (3 % a
+        // wait: a little each time, as the first poll may just have been late).
+        for _ in 0..30 {
+            let e = b.estimate("lb", Change::Update).unwrap();
+            b.learn("lb", Change::Update, e, true, Duration::ZERO);
+        }
+        assert!(b.estimate("lb", Change::Update).unwrap() < 450 * MS);
+        // Longer waits pull it up again, toward the measured time.
+        for _ in 0..30 {
+            b.learn("lb", Change::Update, 600 * MS, false, 100 * MS);
         }
         let e = b.estimate("lb", Change::Update).unwrap();
-        assert!(e > 1490 * MS && e <= 1500 * MS, "{e:?}");
+        assert!(e > 540 * MS && e <= 550 * MS, "{e:?}");
+    }
+
+    /// Learns `n` measured waits of `busy` for `lb`.
+    fn history(b: &mut BusyTimes, lb: &str, n: usize, busy: Duration) {
+        for _ in 0..n {
+            b.learn(lb, Change::Update, busy + 100 * MS, false, 200 * MS);
+        }
     }
 
     #[test]
-    fn an_estimate_found_too_long_comes_down_to_the_real_time_within_a_few_changes() {
-        // The load balancer was slow once (90 s), then takes 3 s again: each first poll
-        // that finds it ready cuts the estimate deeper until a poll finds it still busy.
+    fn an_estimate_found_far_too_long_comes_down_within_a_few_changes() {
+        // Typically 3 s; one wait of 90 s pulls the estimate to about 29 s. Then the load
+        // balancer takes 3 s again: each first poll that finds it ready halves the
+        // estimate while it is more than twice the typical time, then takes 3 % off.
         let mut b = BusyTimes::default();
-        b.learn("lb", Change::Update, 90_000 * MS, false, 1000 * MS);
         let real = 3000 * MS;
+        history(&mut b, "lb", 5, real);
+        history(&mut b, "lb", 1, 90_000 * MS);
+        assert!(b.estimate("lb", Change::Update).unwrap() > 25_000 * MS);
         let mut changes = 0;
-        loop {
+        while b.estimate("lb", Change::Update).unwrap() > real.mul_f64(FAR) {
             let e = b.estimate("lb", Change::Update).unwrap();
+            b.learn("lb", Change::Update, e, true, Duration::ZERO);
             changes += 1;
-            if e >= real {
-                b.learn("lb", Change::Update, e, true, Duration::ZERO);
-            } else {
-                // Still busy at the first poll: polled on until ready.
-                b.learn("lb", Change::Update, real + 50 * MS, false, 100 * MS);
-                break;
-            }
         }
-        assert!(changes <= 7, "{changes} changes to come down from 90 s");
+        assert!(changes <= 3, "{changes} changes to come down from 29 s");
         let e = b.estimate("lb", Change::Update).unwrap();
-        assert!(e < real + 50 * MS && e > real / 2, "{e:?}");
+        assert!(e > real, "halving stops above the typical time: {e:?}");
     }
 
     #[test]
@@ -212,11 +250,12 @@ mod tests {
         let mut b = BusyTimes::default();
         b.learn("lb", Change::Update, 1000 * MS, false, Duration::ZERO);
         b.learn("lb", Change::Update, 1000 * MS, true, Duration::ZERO);
-        assert_eq!(b.estimate("lb", Change::Update), Some(900 * MS));
-        // A wait that then finds it busy ends the streak: the next too-long wait cuts 10 %.
-        b.learn("lb", Change::Update, 1000 * MS, false, Duration::ZERO);
-        b.learn("lb", Change::Update, 950 * MS, true, Duration::ZERO);
-        assert_eq!(b.estimate("lb", Change::Update), Some(855 * MS));
+        assert_eq!(b.estimate("lb", Change::Update), Some(970 * MS));
+        b.learn("lb", Change::Update, 970 * MS, true, Duration::ZERO);
+        assert_eq!(
+            b.estimate("lb", Change::Update),
+            Some(Duration::from_micros(940_900))
+        );
     }
 
     /// Issue #22 item 4: one load balancer kept `UPDATING` for 90 s made every change of
@@ -225,27 +264,21 @@ mod tests {
     fn one_slow_load_balancer_does_not_delay_the_changes_of_the_others() {
         let mut b = BusyTimes::default();
         for i in 0..5 {
-            b.learn(
-                &format!("lb-{i}"),
-                Change::Update,
-                3000 * MS,
-                false,
-                200 * MS,
-            );
+            history(&mut b, &format!("lb-{i}"), 1, 3000 * MS);
         }
-        b.learn("lb-slow", Change::Update, 90_000 * MS, false, 1000 * MS);
+        history(&mut b, "lb-slow", 1, 90_000 * MS);
         for i in 0..5 {
             assert_eq!(
                 b.estimate(&format!("lb-{i}"), Change::Update),
-                Some(2900 * MS)
+                Some(3000 * MS)
             );
         }
         assert_eq!(
             b.estimate("lb-new", Change::Update),
-            Some(2900 * MS),
+            Some(3000 * MS),
             "a load balancer without history starts from the median, not the outlier"
         );
-        assert_eq!(b.estimate("lb-slow", Change::Update), Some(89_500 * MS));
+        assert_eq!(b.estimate("lb-slow", Change::Update), Some(90_000 * MS));
     }
 
     #[test]
