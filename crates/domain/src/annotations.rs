@@ -16,6 +16,17 @@ use crate::model::{
 /// Prefix of every annotation.
 pub const PREFIX: &str = "vks.vngcloud.vn/";
 
+/// Longest tag key the `tags` annotation may carry, in characters.
+///
+/// Neither the VNGCloud SDK nor the Go controller writes a limit down (the SDK only knows the
+/// API's "the value for the tag key contains illegal characters" error): this is the
+/// conservative limit of the common cloud tag rules (AWS, OpenStack-based clouds: 128).
+pub const TAG_KEY_MAX_CHARS: usize = 128;
+
+/// Longest tag value the `tags` annotation may carry, in characters (chosen like
+/// [`TAG_KEY_MAX_CHARS`]: 255, the smaller of the common 255 and 256).
+pub const TAG_VALUE_MAX_CHARS: usize = 255;
+
 /// Annotation suffixes.
 pub mod keys {
     /// Name of an existing or new load balancer.
@@ -392,22 +403,94 @@ impl Reader<'_> {
     }
 
     fn pairs(&mut self, suffix: &str) -> Option<BTreeMap<String, String>> {
-        self.parse(
-            suffix,
-            "comma-separated key=value pairs with non-empty keys",
-            |v| {
-                let mut out = BTreeMap::new();
-                for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let (k, val) = item.split_once('=')?;
-                    let (k, val) = (k.trim(), val.trim());
-                    if !is_token(k) || val.chars().any(char::is_whitespace) {
-                        return None;
-                    }
-                    out.insert(k.to_owned(), val.to_owned());
-                }
-                (!out.is_empty()).then_some(out)
-            },
-        )
+        self.parse(suffix, PAIRS_ACCEPTED, |v| {
+            pair_list(v).map(|l| l.into_iter().collect())
+        })
+    }
+
+    /// The `tags` annotation: [`Reader::pairs`] plus the cloud's limits: each key once, keys
+    /// outside the reserved `vng.` prefix, at most [`TAG_KEY_MAX_CHARS`] characters per key and
+    /// [`TAG_VALUE_MAX_CHARS`] per value. Every broken key is reported, named (a long key by its
+    /// start), never with its value. Go's pkg/annotations/parser.go `ParseStringMapAnnotation`
+    /// lets the last of repeated keys win and has no length limit.
+    fn tags(&mut self) -> BTreeMap<String, String> {
+        let Some(list) = self.parse(keys::TAGS, PAIRS_ACCEPTED, pair_list) else {
+            return BTreeMap::new();
+        };
+        let Some((name, _)) = self.get(keys::TAGS) else {
+            return BTreeMap::new();
+        };
+        let errors = self.errors.len();
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, _) in &list {
+            *seen.entry(k.as_str()).or_default() += 1;
+        }
+        let mut reported: Vec<&str> = Vec::new();
+        for (k, v) in &list {
+            if reported.contains(&k.as_str()) {
+                continue;
+            }
+            let key_chars = k.chars().count();
+            let value_chars = v.chars().count();
+            let times = seen.get(k.as_str()).copied().unwrap_or(1);
+            let problem = if k.starts_with("vng.") {
+                Some("keys outside the reserved `vng.` prefix".to_owned())
+            } else if key_chars > TAG_KEY_MAX_CHARS {
+                Some(format!(
+                    "tag keys of at most {TAG_KEY_MAX_CHARS} characters (this key has {key_chars})"
+                ))
+            } else if times > 1 {
+                Some(format!(
+                    "each tag key once (this key is given {times} times)"
+                ))
+            } else if value_chars > TAG_VALUE_MAX_CHARS {
+                Some(format!(
+                    "tag values of at most {TAG_VALUE_MAX_CHARS} characters \
+                     (the value of this key has {value_chars})"
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                reported.push(k);
+                self.reject(name.clone(), shown_key(k), &problem);
+            }
+        }
+        if self.errors.len() > errors {
+            BTreeMap::new()
+        } else {
+            list.into_iter().collect()
+        }
+    }
+}
+
+/// What [`Reader::pairs`] and [`Reader::tags`] accept.
+const PAIRS_ACCEPTED: &str = "comma-separated key=value pairs with non-empty keys";
+
+/// `k1=v1, k2=v2` in the order given, repeated keys kept; only the first `=` of a pair splits
+/// it (pkg/annotations/parser.go `ParseStringMapAnnotation`). `None` when malformed or empty.
+fn pair_list(v: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (k, val) = item.split_once('=')?;
+        let (k, val) = (k.trim(), val.trim());
+        if !is_token(k) || val.chars().any(char::is_whitespace) {
+            return None;
+        }
+        out.push((k.to_owned(), val.to_owned()));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A tag key as an error shows it: in full up to 40 characters, else its start and `…`.
+fn shown_key(k: &str) -> String {
+    const SHOWN: usize = 40;
+    if k.chars().count() <= SHOWN {
+        k.to_owned()
+    } else {
+        let mut s: String = k.chars().take(SHOWN).collect();
+        s.push('…');
+        s
     }
 }
 
@@ -486,13 +569,7 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> Result<ServiceSettings, 
     }
     s.ignore = r.boolean(keys::IGNORE).unwrap_or(false);
     s.enable_load_balancer = r.boolean(keys::ENABLE_LOAD_BALANCER).unwrap_or(true);
-    s.tags = r.pairs(keys::TAGS).unwrap_or_default();
-    if let Some((name, _)) = r.get(keys::TAGS)
-        && let Some(k) = s.tags.keys().find(|k| k.starts_with("vng.")).cloned()
-    {
-        r.reject(name, k, "keys outside the reserved `vng.` prefix");
-        s.tags.clear();
-    }
+    s.tags = r.tags();
     s.security_groups = r
         .parse(
             keys::SECURITY_GROUPS,
@@ -784,6 +861,91 @@ mod tests {
         assert!(parse(&one(keys::TAGS, "vng.vks.cluster.ids=x")).is_err());
         let s = parse(&one("success-codes", "200")).unwrap();
         assert_eq!(s.healthcheck_success_codes.as_deref(), Some("200"));
+    }
+
+    fn tags(value: &str) -> Result<BTreeMap<String, String>, AnnotationErrors> {
+        parse(&one(keys::TAGS, value)).map(|s| s.tags)
+    }
+
+    /// The tags case of pkg/annotations/parser_test.go
+    /// (`Test_serviceAnnotationParser_ParseStringMapAnnotation`, "values containing equals
+    /// sign"): only the first `=` splits key and value.
+    #[test]
+    fn tags_with_equals_signs_in_values_mean_what_the_go_parser_test_says() {
+        let got = tags("key1=Mjk5NzkyNDU4Cg==, foo=ZGF=0=ZQo=, res=value_:/=+-@").unwrap();
+        let want = BTreeMap::from([
+            ("key1".to_owned(), "Mjk5NzkyNDU4Cg==".to_owned()),
+            ("foo".to_owned(), "ZGF=0=ZQo=".to_owned()),
+            ("res".to_owned(), "value_:/=+-@".to_owned()),
+        ]);
+        assert_eq!(got, want);
+    }
+
+    /// The "multiple keys" case of the same Go test: slashes in keys, an empty value.
+    #[test]
+    fn tags_with_slashed_keys_and_empty_values_mean_what_the_go_parser_test_says() {
+        let got =
+            tags("key1=value1, key2=value2, key3/with-slash=value3, key4/empty-value=").unwrap();
+        let want = BTreeMap::from([
+            ("key1".to_owned(), "value1".to_owned()),
+            ("key2".to_owned(), "value2".to_owned()),
+            ("key3/with-slash".to_owned(), "value3".to_owned()),
+            ("key4/empty-value".to_owned(), String::new()),
+        ]);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn tags_at_the_length_limits_are_accepted() {
+        let key = "k".repeat(TAG_KEY_MAX_CHARS);
+        let value = "v".repeat(TAG_VALUE_MAX_CHARS);
+        let got = tags(&format!("{key}={value},team=a")).unwrap();
+        assert_eq!(got.get(&key), Some(&value));
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn a_tag_key_longer_than_the_limit_is_rejected_naming_it() {
+        let key = format!("team{}", "k".repeat(296));
+        let err = tags(&format!("env=prod,{key}=a")).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        let e = &err.0[0];
+        assert_eq!(e.annotation, format!("{PREFIX}{}", keys::TAGS));
+        assert!(e.value.starts_with("teamkkk"), "{e}");
+        assert!(e.value.chars().count() < 60, "the message stays short: {e}");
+        assert!(
+            e.accepted.contains("128") && e.accepted.contains("300"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_tag_value_longer_than_the_limit_is_rejected_naming_its_key() {
+        let err = tags(&format!("env=prod,team={}", "v".repeat(10_000))).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        let e = &err.0[0];
+        assert_eq!(e.value, "team");
+        assert!(
+            e.accepted.contains("255") && e.accepted.contains("10000"),
+            "{e}"
+        );
+        assert!(
+            err.to_string().len() < 300,
+            "the value is not echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_tag_key_is_rejected_naming_it() {
+        let err = tags("team=a, env=prod, team=b").unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert_eq!(err.0[0].value, "team");
+        assert!(err.0[0].accepted.contains("once"), "{err}");
+        assert!(err.to_string().contains("tags=\"team\""), "{err}");
+        // Every broken key is reported, each once.
+        let err = tags("a=1,a=2,a=3,b=1,b=2").unwrap_err();
+        let named: Vec<_> = err.0.iter().map(|e| e.value.as_str()).collect();
+        assert_eq!(named, ["a", "b"], "{err}");
     }
 
     #[test]
