@@ -27,7 +27,9 @@ vlb_control_plane() {
     started=$(date +%s)
     echo "control plane $k8s_version: building kube-apiserver and etcd into $dir ($(go version))"
     tmp=$(mktemp -d "$VLB_TOOLS_DIR/.control-plane-build.XXXXXX")
-    if ! (cd "$module" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" \
+    # GOTOOLCHAIN stays as set (auto by default): a go older than go.mod's line fetches that
+    # toolchain from the module proxy (golang.org/toolchain), nothing else.
+    if ! (cd "$module" && GOFLAGS="-mod=readonly -buildvcs=false" \
           go build -trimpath -ldflags=-s -o "$tmp/" ./kube-apiserver ./etcd); then
       rm -rf "$tmp"
       echo "10-control-plane: go build failed" >&2

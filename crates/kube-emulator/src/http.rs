@@ -138,7 +138,7 @@ pub(crate) fn loopback_tls() -> Tls {
 
 // ------------------------------------------------------------------ responses
 
-fn json_response(code: u16, body: &Value) -> Response {
+pub(crate) fn json_response(code: u16, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -149,7 +149,7 @@ fn json_response(code: u16, body: &Value) -> Response {
     resp
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     let mut resp = json_response(e.code, &e.status_body());
     if let Some(s) = e.retry_after
         && let Ok(v) = HeaderValue::from_str(&s.to_string())
@@ -297,7 +297,7 @@ fn authorized(app: &Core, headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim() == app.token)
 }
 
-fn query_map(query: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn query_map(query: Option<&str>) -> HashMap<String, String> {
     query
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -650,7 +650,7 @@ fn resource_list(types: &[Arc<ResourceType>], group: &str, version: &str) -> Val
 
 /// A journal entry for a request to a resource the server does not serve (e.g. a custom
 /// resource whose CRD is not installed yet), parsed from the URL alone.
-fn unknown_resource_entry(
+pub(crate) fn unknown_resource_entry(
     method: &Method,
     path: &str,
     q: &HashMap<String, String>,
