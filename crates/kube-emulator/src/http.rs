@@ -874,6 +874,15 @@ async fn kube(State(app): State<App>, req: Request) -> Response {
     }
 }
 
+/// The CRD as kube-apiserver answers its creation: its controllers have not run yet, so no
+/// condition and no accepted names (`Established` appears on the next reads; clients poll).
+fn not_yet_established(crd: &mut Value) {
+    if let Some(Value::Object(status)) = crd.get_mut("status") {
+        status.remove("conditions");
+        status.insert("acceptedNames".into(), json!({"plural": "", "kind": ""}));
+    }
+}
+
 fn authorize(app: &Core, t: &Target, verb: Verb) -> Option<ApiError> {
     if t.rt.review {
         // Every authenticated user may review its own access (system:basic-user).
@@ -1022,11 +1031,11 @@ fn handle(app: &App, ctx: &Ctx) -> Result<Answer, ApiError> {
             let obj = parse_body(ctx)?;
             check_type(&rt, &t.version, &obj)?;
             let w = app.shared.lock().create(&rt, ns, obj, &write_opts(ctx))?;
-            Ok(Answer::Json(
-                201,
-                present(&rt, &t.version, w.obj),
-                w.changed,
-            ))
+            let mut answer = present(&rt, &t.version, w.obj);
+            if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
+                not_yet_established(&mut answer);
+            }
+            Ok(Answer::Json(201, answer, w.changed))
         }
         Verb::Update => {
             let obj = parse_body(ctx)?;
