@@ -15,6 +15,15 @@
 //!   └──────────────────────┘
 //! ```
 //!
+//! Every suite test is declared with [`e2e!`] and runs twice, `NAME::emulator` against the
+//! Kubernetes emulator and `NAME::apiserver` against a real kube-apiserver and etcd (built by
+//! `scripts/test.d/10-control-plane.sh`, started per test by [`ControlPlane`], behind a
+//! journaling, fault-injecting proxy: the same [`Journal`] and [`Faults`] handles). On the real
+//! apiserver the operator runs as an identity bound only to the shipped ClusterRole. No
+//! kube-controller-manager runs there (no garbage collector, no namespace finalization): the
+//! suites need neither (the operator deletes its LBCs and NSGs itself, namespaces are never
+//! deleted).
+//!
 //! Every test owns a [`Harness`]: its own two emulators (short life-cycle delays), its own
 //! namespace, the CRDs installed, one Node per fixture server (provider id
 //! `vngcloud://ins-...`, InternalIP of the server), and an operator. Waits poll a condition
@@ -49,6 +58,7 @@ use k8s_openapi::api::core::v1::{
     ServiceSpec,
 };
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
@@ -63,7 +73,7 @@ use vlb_domain::tags;
 use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup};
 
 pub use vlb_app::embedded::{Operator, OperatorConfig};
-pub use vlb_kube_emulator::{FaultRule, KubeEmulator, Verb};
+pub use vlb_kube_emulator::{ControlPlane, FaultRule, Faults, Journal, KubeEmulator, Verb};
 pub use vlb_vngcloud_emulator::{
     Delays, EmulatorConfig, Fault, FaultKind, Fixture, FixtureInterface, FixtureServer, LbPhase,
     LoadBalancer, RateLimit, TOKEN_PATH, VngEmulator,
@@ -391,6 +401,180 @@ pub const fn short_delays() -> Delays {
 }
 
 // ------------------------------------------------------------------------------------------
+// Backends
+
+/// Which Kubernetes API server a [`Harness`] runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `vlb-kube-emulator`, in-process.
+    Emulator,
+    /// A real kube-apiserver and etcd built from source (`scripts/test.d/10-control-plane.sh`),
+    /// behind a journaling, fault-injecting proxy ([`ControlPlane`]).
+    Apiserver,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+/// Runs `test` with `backend` as the one [`Harness::start`] picks (see [`e2e!`]).
+pub async fn on_backend<F: Future>(backend: Backend, test: F) -> F::Output {
+    BACKEND.scope(backend, test).await
+}
+
+/// The backend the running test asked for ([`Backend::Emulator`] outside [`on_backend`]).
+pub fn current_backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Emulator)
+}
+
+/// Declares each end-to-end test twice, as a module with two tests: `NAME::emulator` runs it
+/// against the Kubernetes emulator, `NAME::apiserver` against a real kube-apiserver. The body
+/// is the same: [`Harness::start`] picks the backend.
+#[macro_export]
+macro_rules! e2e {
+    ($( $(#[$meta:meta])* async fn $name:ident() $body:block )*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn emulator() {
+                $crate::on_backend($crate::Backend::Emulator, async $body).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn apiserver() {
+                $crate::on_backend($crate::Backend::Apiserver, async $body).await
+            }
+        }
+    )*};
+}
+
+/// The Kubernetes side of a [`Harness`]: the same journal and faults on both backends.
+#[derive(Debug)]
+pub enum KubeSide {
+    /// The emulator.
+    Emulator(Box<KubeEmulator>),
+    /// A real control plane behind its proxy.
+    Apiserver(Box<ControlPlane>),
+}
+
+impl KubeSide {
+    /// Starts a fresh API server of `backend` (one per harness: Nodes are cluster-wide).
+    pub async fn start(backend: Backend) -> Self {
+        match backend {
+            Backend::Emulator => Self::Emulator(Box::new(
+                KubeEmulator::start().await.expect("kube emulator"),
+            )),
+            Backend::Apiserver => Self::Apiserver(Box::new(
+                ControlPlane::start()
+                    .await
+                    .unwrap_or_else(|e| panic!("real control plane: {e}")),
+            )),
+        }
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Emulator(_) => Backend::Emulator,
+            Self::Apiserver(_) => Backend::Apiserver,
+        }
+    }
+
+    /// URL clients use (`http://127.0.0.1:PORT`: the emulator, or the proxy).
+    pub fn url(&self) -> String {
+        match self {
+            Self::Emulator(e) => e.url(),
+            Self::Apiserver(c) => c.url(),
+        }
+    }
+
+    /// An admin client.
+    pub fn client(&self) -> kube::Client {
+        match self {
+            Self::Emulator(e) => e.client(),
+            Self::Apiserver(c) => c.client(),
+        }
+    }
+
+    /// The client the operator runs with: on the real apiserver, the identity bound only to
+    /// the shipped ClusterRole (see [`KubeSide::bind_operator_role`]).
+    pub fn operator_client(&self) -> kube::Client {
+        match self {
+            Self::Emulator(e) => e.client(),
+            Self::Apiserver(c) => c.operator_client(),
+        }
+    }
+
+    /// A kubeconfig for kubectl (admin).
+    pub fn kubeconfig_path(&self) -> &std::path::Path {
+        match self {
+            Self::Emulator(e) => e.kubeconfig_path(),
+            Self::Apiserver(c) => c.kubeconfig_path(),
+        }
+    }
+
+    /// The request journal.
+    pub fn journal(&self) -> Journal {
+        match self {
+            Self::Emulator(e) => e.journal(),
+            Self::Apiserver(c) => c.journal(),
+        }
+    }
+
+    /// Fault injection.
+    pub fn faults(&self) -> Faults {
+        match self {
+            Self::Emulator(e) => e.faults(),
+            Self::Apiserver(c) => c.faults(),
+        }
+    }
+
+    /// On the real apiserver: creates the shipped ClusterRole and binds it to the operator's
+    /// identity (the emulator allows everything unless told otherwise).
+    pub async fn bind_operator_role(&self, client: &kube::Client) {
+        if self.backend() != Backend::Apiserver {
+            return;
+        }
+        bind_cluster_role(client, vlb_k8s_adapter::cluster_role()).await;
+    }
+}
+
+/// Creates (or replaces) `role` and a ClusterRoleBinding of it to the operator's identity
+/// (`vlb-operator`) on a real apiserver.
+pub async fn bind_cluster_role(client: &kube::Client, role: ClusterRole) {
+    let name = role.name_any();
+    let pp = PatchParams::apply(TEST_FIELD_MANAGER).force();
+    Api::<ClusterRole>::all(client.clone())
+        .patch(&name, &pp, &Patch::Apply(&role))
+        .await
+        .expect("apply ClusterRole");
+    let binding = ClusterRoleBinding {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            kind: "ClusterRole".to_owned(),
+            name: name.clone(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "User".to_owned(),
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            name: vlb_kube_emulator::control_plane::OPERATOR_USER.to_owned(),
+            namespace: None,
+        }]),
+    };
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .patch(&name, &pp, &Patch::Apply(&binding))
+        .await
+        .expect("apply ClusterRoleBinding");
+}
+
+// ------------------------------------------------------------------------------------------
 // Harness
 
 /// How a [`Harness`] starts.
@@ -457,8 +641,9 @@ pub struct ReadyLb {
 /// Both emulators, an operator, and one namespace. Dropping it aborts the operator and
 /// stops the emulators.
 pub struct Harness {
-    /// The Kubernetes emulator.
-    pub kube: KubeEmulator,
+    /// The Kubernetes API server: the emulator, or a real kube-apiserver behind a proxy
+    /// (see [`Backend`]); both journal requests and inject faults alike.
+    pub kube: KubeSide,
     /// The VNGCloud emulator.
     pub cloud: VngEmulator,
     /// Client of the harness (its writes carry [`TEST_FIELD_MANAGER`]).
@@ -499,7 +684,7 @@ impl Harness {
     /// (unless told not to) starts an operator.
     pub async fn start_with(options: Options) -> Self {
         init_logging();
-        let kube = KubeEmulator::start().await.expect("kube emulator");
+        let kube = KubeSide::start(current_backend()).await;
         let cloud = VngEmulator::start_with(EmulatorConfig {
             fixture: options.fixture.clone(),
             delays: options.delays,
@@ -520,6 +705,7 @@ impl Harness {
             foreign: Shared::default(),
         };
         h.install_crds().await;
+        h.kube.bind_operator_role(&h.client).await;
         let ns = Namespace {
             metadata: kube::api::ObjectMeta {
                 name: Some(h.namespace.clone()),
@@ -559,6 +745,28 @@ impl Harness {
         for crd in vlb_k8s_adapter::crds() {
             api.create(&Self::pp(), &crd).await.expect("create CRD");
         }
+        let names: Vec<String> = vlb_k8s_adapter::crds()
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect();
+        wait_for("CRDs Established", DEADLINE, || async {
+            for name in &names {
+                let crd = api.get(name).await.map_err(|e| e.to_string())?;
+                let established = crd
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
+                if !established {
+                    return Err(format!("{name} not Established: {:?}", crd.status));
+                }
+            }
+            Ok(())
+        })
+        .await;
         let lbcs = self.lbcs();
         let nsgs = self.nsgs();
         wait_for("CRDs served", DEADLINE, || async {
@@ -604,9 +812,11 @@ impl Harness {
         c
     }
 
-    /// Starts another operator against both emulators (the caller owns it).
+    /// Starts another operator against the Kubernetes side and the cloud emulator (the caller
+    /// owns it). On the real apiserver it runs as the identity bound only to the shipped
+    /// ClusterRole.
     pub async fn launch_operator(&self, config: OperatorConfig) -> Operator {
-        Operator::start(self.kube.client(), config)
+        Operator::start(self.kube.operator_client(), config)
             .await
             .expect("operator starts")
     }

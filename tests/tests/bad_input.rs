@@ -88,7 +88,7 @@ fn the_bad_value_table_covers_every_annotation_and_each_value_is_rejected() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn every_invalid_annotation_value_gives_a_warning_and_a_false_condition_and_keeps_the_load_balancer()
  {
     let h = Harness::start("bad-annotations").await;
@@ -150,8 +150,9 @@ async fn every_invalid_annotation_value_gives_a_warning_and_a_false_condition_an
     assert_eq!(h.control().load_balancer(&good.id).unwrap(), lb_before);
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn every_bad_annotation_of_a_service_is_reported_at_once() {
     let h = Harness::start("bad-all-at-once").await;
     h.create_service(&lb_service("web", &[("http", "TCP", 80)], &[]))
@@ -191,8 +192,9 @@ async fn every_bad_annotation_of_a_service_is_reported_at_once() {
         vlb_tests::LbPhase::Active
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_new_service_with_a_bad_annotation_gets_a_warning_and_no_load_balancer_and_others_still_converge()
  {
     let h = Harness::start("bad-new").await;
@@ -218,6 +220,7 @@ async fn a_new_service_with_a_bad_annotation_gets_a_warning_and_no_load_balancer
         cost.writes_by_route
     );
     h.assert_converged_and_clean().await;
+}
 }
 
 /// Annotation names the fuzzer picks from: every real key, the Go controller's aliases,

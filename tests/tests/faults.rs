@@ -36,7 +36,7 @@ fn cloud_answered(h: &Harness, status: u16) -> usize {
 
 // ------------------------------------------------------------------------------ Kubernetes
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn kubernetes_conflicts_on_writes_are_retried_until_converged() {
     let h = Harness::start("kube-409").await;
     let faults = h.kube.faults();
@@ -65,8 +65,9 @@ async fn kubernetes_conflicts_on_writes_are_retried_until_converged() {
     h.assert_converged_and_clean().await;
     assert!(kube_answered(&h, 409) >= 8, "every injected 409 was met");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn kubernetes_rate_limiting_is_ridden_out() {
     let h = Harness::start("kube-429").await;
     let faults = h.kube.faults();
@@ -89,8 +90,9 @@ async fn kubernetes_rate_limiting_is_ridden_out() {
     h.assert_converged_and_clean().await;
     assert!(kube_answered(&h, 429) >= 4, "every injected 429 was met");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn kubernetes_server_errors_are_retried_until_converged() {
     let h = Harness::start("kube-5xx").await;
     let faults = h.kube.faults();
@@ -120,8 +122,9 @@ async fn kubernetes_server_errors_are_retried_until_converged() {
     assert!(kube_answered(&h, 500) >= 5, "every injected 500 was met");
     assert!(kube_answered(&h, 503) >= 2, "every injected 503 was met");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn dropped_watches_are_resumed_without_missing_changes() {
     let h = Harness::start("kube-watch-drop").await;
     h.create_service(&web("a")).await;
@@ -138,8 +141,9 @@ async fn dropped_watches_are_resumed_without_missing_changes() {
         "the operator re-opened its watches"
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn expired_watch_history_410_is_recovered_by_a_relist() {
     let h = Harness::start("kube-410").await;
     h.create_service(&web("a")).await;
@@ -158,10 +162,11 @@ async fn expired_watch_history_410_is_recovered_by_a_relist() {
         "the operator re-listed after 410"
     );
 }
+}
 
 // ------------------------------------------------------------------------------ VNGCloud
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn cloud_server_errors_are_retried_without_duplicates() {
     let h = Harness::start("cloud-5xx").await;
     let c = h.control();
@@ -191,8 +196,9 @@ async fn cloud_server_errors_are_retried_without_duplicates() {
     assert_eq!(h.load_balancers_named(&h.default_lb_name("web")).len(), 1);
     assert!(cloud_answered(&h, 500) >= 2, "the injected 500s were met");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn cloud_rate_limiting_429_is_honoured_and_converges() {
     let h = Harness::start_with(Options {
         rate_limit: RateLimit {
@@ -212,8 +218,9 @@ async fn cloud_rate_limiting_429_is_honoured_and_converges() {
         assert_eq!(h.load_balancers_named(&h.default_lb_name(name)).len(), 1);
     }
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_busy_load_balancer_is_retried_and_does_not_block_the_others() {
     let h = Harness::start("cloud-busy").await;
     h.create_service(&web("stuck")).await;
@@ -257,8 +264,9 @@ async fn a_busy_load_balancer_is_retried_and_does_not_block_the_others() {
         .unwrap();
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn cloud_quota_exceeded_is_reported_and_converges_once_quota_is_freed() {
     let mut options = Options::new("cloud-quota");
     options.fixture.quotas.load_balancers = 1;
@@ -298,8 +306,9 @@ async fn cloud_quota_exceeded_is_reported_and_converges_once_quota_is_freed() {
     h.wait_service_ready("web").await;
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn an_expired_token_is_renewed_and_calls_succeed() {
     let h = Harness::start("cloud-token").await;
     h.create_service(&web("a")).await;
@@ -323,8 +332,9 @@ async fn an_expired_token_is_renewed_and_calls_succeed() {
     );
     assert!(cloud_answered(&h, 401) > 0, "the expired token was refused");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_lost_create_load_balancer_answer_does_not_leak_a_second_load_balancer() {
     let h = Harness::start("cloud-lost-202").await;
     h.control().add_fault(Fault::new(
@@ -339,8 +349,9 @@ async fn a_lost_create_load_balancer_answer_does_not_leak_a_second_load_balancer
     let named = h.load_balancers_named(&h.default_lb_name("web"));
     assert_eq!(named.len(), 1, "load balancers: {named:?}");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_lost_delete_load_balancer_answer_still_completes_the_deletion() {
     let h = Harness::start("cloud-lost-delete").await;
     h.create_service(&web("web")).await;
@@ -361,8 +372,9 @@ async fn a_lost_delete_load_balancer_answer_still_completes_the_deletion() {
     );
     assert!(cloud_answered(&h, 504) >= 1, "the lost answer was met");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_dropped_connection_after_create_listener_does_not_duplicate_the_listener() {
     let h = Harness::start("cloud-lost-listener").await;
     h.control().add_fault(Fault::new(
@@ -390,10 +402,11 @@ async fn a_dropped_connection_after_create_listener_does_not_duplicate_the_liste
     h.wait_service_ready("web").await;
     h.assert_converged_and_clean().await;
 }
+}
 
 // ------------------------------------------------------------------------------ crashes
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn an_operator_aborted_between_create_and_record_adopts_its_own_load_balancer() {
     let mut h = Harness::start("crash-adopt").await;
     // The status can never be recorded while this holds.
@@ -436,8 +449,9 @@ async fn an_operator_aborted_between_create_and_record_adopts_its_own_load_balan
     );
     assert_eq!(h.load_balancers_named(&h.default_lb_name("web")).len(), 1);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_load_balancer_another_cluster_created_is_used_by_name_but_never_deleted() {
     let h = Harness::start("other-cluster").await;
     let other = h
@@ -478,10 +492,11 @@ async fn a_load_balancer_another_cluster_created_is_used_by_name_but_never_delet
     );
     assert_eq!(h.control().count("DELETE", LOAD_BALANCER), 0);
 }
+}
 
 // ------------------------------------------------------------------------------ election
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn two_replicas_elect_one_leader_and_fail_over_within_the_lease_time() {
     let h = Harness::start_with(Options {
         start_operator: false,
@@ -545,8 +560,9 @@ async fn two_replicas_elect_one_leader_and_fail_over_within_the_lease_time() {
     }
     standby.shutdown().await.expect("graceful shutdown");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_graceful_shutdown_hands_the_lease_over_at_once() {
     let h = Harness::start_with(Options {
         start_operator: false,
@@ -589,4 +605,5 @@ async fn a_graceful_shutdown_hands_the_lease_over_at_once() {
     h.create_service(&web("web")).await;
     h.wait_service_ready("web").await;
     h.assert_converged_and_clean().await;
+}
 }

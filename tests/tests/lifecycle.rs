@@ -34,7 +34,7 @@ fn drift(namespace: &str) -> Options {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn creating_a_service_makes_it_ready_with_the_load_balancer_address() {
     let h = Harness::start("create-ready").await;
     h.create_service(&two_ports("web")).await;
@@ -58,8 +58,9 @@ async fn creating_a_service_makes_it_ready_with_the_load_balancer_address() {
     assert_eq!(status.address.as_deref(), Some(ready.address.as_str()));
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn creating_a_one_port_service_costs_exactly_one_create_load_balancer_call() {
     let h = Harness::start("create-cost").await;
     let before = h.cloud_counts();
@@ -75,6 +76,7 @@ async fn creating_a_one_port_service_costs_exactly_one_create_load_balancer_call
     );
     assert_eq!(cost.route("DELETE", LOAD_BALANCER), 0, "{cost:?}");
     h.assert_converged_and_clean().await;
+}
 }
 
 /// Converged and idle, then `redeploy`, then idle again: returns the operator's calls in
@@ -111,7 +113,7 @@ async fn redeploy_same_spec(h: &Harness) {
     h.services().replace("web", &pp, &svc).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn redeploy_with_the_same_spec_makes_no_cloud_write_and_no_kubernetes_write() {
     let h = Harness::start("redeploy-noop").await;
     h.create_service(&two_ports("web")).await;
@@ -127,8 +129,9 @@ async fn redeploy_with_the_same_spec_makes_no_cloud_write_and_no_kubernetes_writ
     );
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn restarting_the_operator_on_a_converged_cluster_makes_no_cloud_write_and_no_kubernetes_write()
  {
     let mut h = Harness::start("restart-noop").await;
@@ -168,8 +171,9 @@ async fn restarting_the_operator_on_a_converged_cluster_makes_no_cloud_write_and
     );
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_listener_changed_out_of_band_is_put_back() {
     let h = Harness::start_with(drift("drift-listener")).await;
     h.create_service(&web("web")).await;
@@ -195,8 +199,9 @@ async fn a_listener_changed_out_of_band_is_put_back() {
     .await;
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_pool_changed_out_of_band_is_put_back() {
     let h = Harness::start_with(drift("drift-pool")).await;
     h.create_service(&web("web")).await;
@@ -222,8 +227,9 @@ async fn a_pool_changed_out_of_band_is_put_back() {
     .await;
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_health_monitor_changed_out_of_band_is_put_back() {
     let h = Harness::start_with(drift("drift-health")).await;
     h.create_service(&web("web")).await;
@@ -252,8 +258,9 @@ async fn a_health_monitor_changed_out_of_band_is_put_back() {
     .await;
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_listener_and_pool_deleted_out_of_band_are_re_created() {
     let h = Harness::start_with(drift("drift-deleted")).await;
     h.create_service(&two_ports("web")).await;
@@ -273,8 +280,9 @@ async fn a_listener_and_pool_deleted_out_of_band_are_re_created() {
     assert_eq!(cost.ok("POST", LISTENERS), 1, "{cost:?}");
     assert_eq!(cost.ok("POST", POOLS), 1, "{cost:?}");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_load_balancer_deleted_out_of_band_is_re_created_and_recorded() {
     let h = Harness::start_with(drift("drift-lb-deleted")).await;
     h.create_service(&two_ports("web")).await;
@@ -311,8 +319,9 @@ async fn a_load_balancer_deleted_out_of_band_is_re_created_and_recorded() {
     );
     assert_eq!(h.load_balancers_named(&h.default_lb_name("web")).len(), 1);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn changing_the_load_balancer_name_creates_the_new_one_and_deletes_the_old_one() {
     let h = Harness::start("rename").await;
     h.create_service(&web("web")).await;
@@ -345,8 +354,9 @@ async fn changing_the_load_balancer_name_creates_the_new_one_and_deletes_the_old
     .await;
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn deleting_a_service_deletes_its_load_balancer_and_removes_the_finalizer() {
     let h = Harness::start("delete").await;
     h.create_service(&two_ports("web")).await;
@@ -361,8 +371,9 @@ async fn deleting_a_service_deletes_its_load_balancer_and_removes_the_finalizer(
     assert!(h.lbc("web").await.is_none(), "the LBC outlived its Service");
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn deleting_a_service_twice_completes_and_removes_the_finalizer() {
     let h = Harness::start("delete-twice").await;
     h.create_service(&web("web")).await;
@@ -376,8 +387,9 @@ async fn deleting_a_service_twice_completes_and_removes_the_finalizer() {
     h.wait_quiet().await;
     assert_eq!(h.cloud_counts().since(&before).writes, 0);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn deleting_a_service_whose_load_balancer_is_already_gone_completes() {
     let h = Harness::start("delete-gone").await;
     h.create_service(&web("web")).await;
@@ -395,6 +407,7 @@ async fn deleting_a_service_whose_load_balancer_is_already_gone_completes() {
         "a load balancer was created for a deleted Service: {:?}",
         cost.writes_by_route
     );
+}
 }
 
 /// A two-port Service, converged and idle; returns the member PUTs `change` costs once the
@@ -434,7 +447,7 @@ async fn two_port_service_ready(h: &Harness) {
     h.wait_quiet().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_node_joining_is_added_with_one_member_put_per_pool() {
     let h = Harness::start("node-join").await;
     two_port_service_ready(&h).await;
@@ -442,16 +455,18 @@ async fn a_node_joining_is_added_with_one_member_put_per_pool() {
     assert!(h.member_ips().await.contains("10.76.0.14"));
     assert_one_put_per_pool(&cost);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_node_leaving_is_removed_with_one_member_put_per_pool() {
     let h = Harness::start("node-leave").await;
     two_port_service_ready(&h).await;
     let cost = member_puts_of(&h, h.delete_node("worker-2")).await;
     assert_one_put_per_pool(&cost);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_node_going_not_ready_then_deleted_is_removed_with_one_member_put_per_pool_each_time() {
     let h = Harness::start("node-notready").await;
     two_port_service_ready(&h).await;
@@ -466,8 +481,9 @@ async fn a_node_going_not_ready_then_deleted_is_removed_with_one_member_put_per_
     assert!(!h.member_ips().await.contains("10.76.1.13"));
     assert_one_put_per_pool(&cost);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_node_label_no_pool_selects_on_costs_no_load_balancer_call() {
     let h = Harness::start("node-label").await;
     two_port_service_ready(&h).await;
@@ -498,8 +514,9 @@ async fn a_node_label_no_pool_selects_on_costs_no_load_balancer_call() {
         .sum();
     assert_eq!(lb_calls, 0, "load balancer calls: {:?}", cost.by_route);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn two_nodes_leaving_together_cost_one_member_put_per_pool() {
     let h = Harness::start_with(Options {
         debounce: Some(Duration::from_millis(500)),
@@ -514,8 +531,9 @@ async fn two_nodes_leaving_together_cost_one_member_put_per_pool() {
     .await;
     assert_one_put_per_pool(&cost);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn when_the_nodes_of_the_load_balancer_subnet_leave_the_security_group_still_admits_the_load_balancer()
  {
     // The load balancer is placed in subnet A (worker-1, the smallest node name); once only
@@ -533,6 +551,7 @@ async fn when_the_nodes_of_the_load_balancer_subnet_leave_the_security_group_sti
         "the load balancer was replaced"
     );
 }
+}
 
 fn shared(name: &str, protocol: &str, port: i32) -> Service {
     lb_service(
@@ -542,7 +561,7 @@ fn shared(name: &str, protocol: &str, port: i32) -> Service {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn deleting_one_of_two_services_sharing_a_load_balancer_keeps_the_other_and_the_load_balancer()
  {
     let h = Harness::start("shared").await;
@@ -575,8 +594,9 @@ async fn deleting_one_of_two_services_sharing_a_load_balancer_keeps_the_other_an
     h.wait_service_gone("b").await;
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn an_adopted_load_balancer_is_never_deleted() {
     let h = Harness::start("adopt").await;
     let foreign = h.add_foreign_load_balancer("users-own-lb", &[]).await;
@@ -619,8 +639,9 @@ async fn an_adopted_load_balancer_is_never_deleted() {
         cost.writes_by_route
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn two_services_claiming_one_port_with_different_protocols_the_later_gets_a_port_conflict() {
     let h = Harness::start("port-conflict").await;
     h.create_service(&shared("first", "TCP", 5353)).await;
@@ -655,8 +676,9 @@ async fn two_services_claiming_one_port_with_different_protocols_the_later_gets_
     h.wait_service_ready("later").await;
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn services_created_together_all_get_their_security_groups_attached_to_every_node() {
     let h = Harness::start("sg-together").await;
     for name in ["a", "b", "c", "d"] {
@@ -667,8 +689,9 @@ async fn services_created_together_all_get_their_security_groups_attached_to_eve
     }
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn a_service_of_another_load_balancer_class_is_left_alone() {
     let h = Harness::start("other-class").await;
     let mut other = web("other");
@@ -690,8 +713,9 @@ async fn a_service_of_another_load_balancer_class_is_left_alone() {
     assert_eq!(h.control().load_balancers().len(), 1);
     h.assert_converged_and_clean().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+vlb_tests::e2e! {
 async fn disabling_the_load_balancer_deletes_it_and_clears_the_service_status() {
     let h = Harness::start("disable").await;
     h.create_service(&web("web")).await;
@@ -720,4 +744,5 @@ async fn disabling_the_load_balancer_deletes_it_and_clears_the_service_status() 
             .is_none_or(|l| l.phase == LbPhase::Deleting)
     );
     assert!(h.lbc("web").await.is_none());
+}
 }

@@ -77,7 +77,45 @@ pub fn validate(kind: &str, obj: &Value) -> Result<(), Vec<FieldError>> {
         "Endpoints" => validate_endpoints(obj, &mut errs),
         "EndpointSlice" => validate_endpoint_slice(obj, &mut errs),
         "Node" => validate_node(obj, &mut errs),
+        "IngressClass" if s(obj, "/spec/controller").is_empty() => {
+            errs.push(FieldError::required("spec.controller"));
+        }
         _ => {}
+    }
+    if errs.is_empty() { Ok(()) } else { Err(errs) }
+}
+
+/// Validates an `events.k8s.io/v1` Event on create, as kube-apiserver does for that API
+/// (core `v1` Events stay lenient): [`validate`], then `reportingController` (a qualified
+/// name), `reportingInstance`, `action` and `reason` required, `eventTime` required, `type`
+/// `Normal` or `Warning`.
+pub fn validate_event_v1(obj: &Value) -> Result<(), Vec<FieldError>> {
+    let mut errs = validate("Event", obj).err().unwrap_or_default();
+    let controller = s(obj, "/reportingController");
+    if controller.is_empty() {
+        errs.push(FieldError::required("reportingController"));
+    }
+    push_msgs(
+        &mut errs,
+        "reportingController",
+        &json!(controller),
+        qualified_name_errors(controller),
+    );
+    for field in ["reportingInstance", "action", "reason"] {
+        if s(obj, &format!("/{field}")).is_empty() {
+            errs.push(FieldError::required(field));
+        }
+    }
+    if s(obj, "/eventTime").is_empty() {
+        errs.push(FieldError::required("eventTime"));
+    }
+    let type_ = s(obj, "/type");
+    if type_ != "Normal" && type_ != "Warning" {
+        errs.push(FieldError::invalid(
+            "type",
+            &json!(""),
+            &format!("has invalid value: {type_}"),
+        ));
     }
     if errs.is_empty() { Ok(()) } else { Err(errs) }
 }

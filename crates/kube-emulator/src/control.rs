@@ -292,11 +292,20 @@ pub(crate) struct FaultState {
     pub(crate) latency: Duration,
 }
 
-/// A cheap handle on the fault injection of an emulator.
+/// What ends watches and expires history: the emulator's store, or a proxy's open streams.
+#[derive(Clone, Debug)]
+pub(crate) enum WatchControl {
+    /// The emulator's own store.
+    Store(Shared),
+    /// The watches a [`crate::KubeProxy`] relays.
+    Proxy(Arc<crate::proxy::Watches>),
+}
+
+/// A cheap handle on the fault injection of an emulator (or of a [`crate::KubeProxy`]).
 #[derive(Clone, Debug)]
 pub struct Faults {
     pub(crate) state: Arc<Mutex<FaultState>>,
-    pub(crate) shared: Shared,
+    pub(crate) watches: WatchControl,
 }
 
 impl Faults {
@@ -321,14 +330,25 @@ impl Faults {
 
     /// Ends every open watch (the HTTP response ends cleanly, as when an apiserver restarts).
     pub fn close_watches(&self) {
-        self.shared.lock().close_watches();
+        match &self.watches {
+            WatchControl::Store(shared) => shared.lock().close_watches(),
+            WatchControl::Proxy(w) => w.close(),
+        }
     }
 
     /// Compacts the history: every resourceVersion issued so far becomes too old. Open watches
     /// receive an `ERROR` event with a 410 Status and end; watches and `continue` tokens from
     /// before (and lists with `resourceVersionMatch=Exact`) answer 410 Gone.
+    ///
+    /// In front of a real apiserver ([`crate::KubeProxy`]) the proxy plays the compaction: open
+    /// watches get the `ERROR` event and end, and a watch resuming from a resourceVersion it
+    /// relayed before answers the same `ERROR` event (what kube-apiserver sends for a
+    /// resourceVersion older than its history).
     pub fn compact(&self) {
-        self.shared.lock().compact();
+        match &self.watches {
+            WatchControl::Store(shared) => shared.lock().compact(),
+            WatchControl::Proxy(w) => w.compact(),
+        }
     }
 
     /// Takes the first rule matching `e`, counting one use.

@@ -223,6 +223,12 @@ impl ApiError {
         if let Some(d) = &self.details {
             v["details"] = d.clone();
         }
+        if self.reason.is_empty()
+            && let Value::Object(m) = &mut v
+        {
+            // kube-apiserver omits an empty reason (internal errors of its own).
+            m.remove("reason");
+        }
         v
     }
 }

@@ -138,7 +138,7 @@ pub(crate) fn loopback_tls() -> Tls {
 
 // ------------------------------------------------------------------ responses
 
-fn json_response(code: u16, body: &Value) -> Response {
+pub(crate) fn json_response(code: u16, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -149,7 +149,7 @@ fn json_response(code: u16, body: &Value) -> Response {
     resp
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     let mut resp = json_response(e.code, &e.status_body());
     if let Some(s) = e.retry_after
         && let Ok(v) = HeaderValue::from_str(&s.to_string())
@@ -297,7 +297,7 @@ fn authorized(app: &Core, headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim() == app.token)
 }
 
-fn query_map(query: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn query_map(query: Option<&str>) -> HashMap<String, String> {
     query
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -650,7 +650,7 @@ fn resource_list(types: &[Arc<ResourceType>], group: &str, version: &str) -> Val
 
 /// A journal entry for a request to a resource the server does not serve (e.g. a custom
 /// resource whose CRD is not installed yet), parsed from the URL alone.
-fn unknown_resource_entry(
+pub(crate) fn unknown_resource_entry(
     method: &Method,
     path: &str,
     q: &HashMap<String, String>,
@@ -874,6 +874,15 @@ async fn kube(State(app): State<App>, req: Request) -> Response {
     }
 }
 
+/// The CRD as kube-apiserver answers its creation: its controllers have not run yet, so no
+/// condition and no accepted names (`Established` appears on the next reads; clients poll).
+fn not_yet_established(crd: &mut Value) {
+    if let Some(Value::Object(status)) = crd.get_mut("status") {
+        status.remove("conditions");
+        status.insert("acceptedNames".into(), json!({"plural": "", "kind": ""}));
+    }
+}
+
 fn authorize(app: &Core, t: &Target, verb: Verb) -> Option<ApiError> {
     if t.rt.review {
         // Every authenticated user may review its own access (system:basic-user).
@@ -1022,11 +1031,11 @@ fn handle(app: &App, ctx: &Ctx) -> Result<Answer, ApiError> {
             let obj = parse_body(ctx)?;
             check_type(&rt, &t.version, &obj)?;
             let w = app.shared.lock().create(&rt, ns, obj, &write_opts(ctx))?;
-            Ok(Answer::Json(
-                201,
-                present(&rt, &t.version, w.obj),
-                w.changed,
-            ))
+            let mut answer = present(&rt, &t.version, w.obj);
+            if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
+                not_yet_established(&mut answer);
+            }
+            Ok(Answer::Json(201, answer, w.changed))
         }
         Verb::Update => {
             let obj = parse_body(ctx)?;

@@ -23,6 +23,11 @@
 //!         tests, benchmarks, embedded demo
 //! ```
 //!
+//! For differential tests the crate also runs the real thing: [`ControlPlane`] starts etcd and
+//! kube-apiserver (built from source by `scripts/test.d/10-control-plane.sh`) on loopback, behind
+//! a [`KubeProxy`] that journals and injects faults through the same [`Journal`] and [`Faults`]
+//! handles, so a test written against the emulator runs unchanged against kube-apiserver.
+//!
 //! Inside, `http` routes and authenticates, `store` keeps objects and the watch history and runs
 //! garbage collection, `patch` / `validation` apply the semantics modules (`selector`,
 //! `strategic`, `apply`, `schema`, `builtin_validation`, `rbac`, `table`, `causes`).
@@ -47,11 +52,13 @@ mod builtin_validation;
 #[allow(dead_code)]
 mod causes;
 mod control;
+pub mod control_plane;
 mod error;
 mod filter;
 mod http;
 mod patch;
 mod protobuf;
+mod proxy;
 #[allow(dead_code)]
 mod rbac;
 mod resources;
@@ -80,6 +87,8 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use control::{FaultRule, Faults, Journal, JournalEntry, Verb};
+pub use control_plane::{ControlPlane, ControlPlaneError};
+pub use proxy::{KubeProxy, ProxyError};
 
 /// Parses authorizer rules from YAML or JSON text: a list of PolicyRules, or a Role /
 /// ClusterRole (its `rules`); `null` means allow everything.
@@ -227,7 +236,7 @@ impl KubeEmulator {
         let journal = Journal::new(config.journal_capacity);
         let faults = Faults {
             state: Arc::default(),
-            shared: shared.clone(),
+            watches: control::WatchControl::Store(shared.clone()),
         };
         let core = Arc::new(http::Core {
             shared,

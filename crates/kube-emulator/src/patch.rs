@@ -54,8 +54,16 @@ pub(crate) fn patch(
     let new = match ct.as_str() {
         "application/apply-patch+yaml" => {
             let Some(manager) = req.field_manager.filter(|m| !m.is_empty()) else {
-                return Err(ApiError::bad_request(
-                    "PATCH requests with apply content type require fieldManager param",
+                // What kube-apiserver answers (the PatchOptions are invalid), not a 400.
+                return Err(ApiError::invalid(
+                    "meta.k8s.io",
+                    "PatchOptions",
+                    "",
+                    &[(
+                        "fieldManager".to_owned(),
+                        "FieldValueRequired".to_owned(),
+                        "Required value: is required for apply patch".to_owned(),
+                    )],
                 ));
             };
             let applied: Value = serde_yaml::from_slice(req.body)
@@ -63,6 +71,37 @@ pub(crate) fn patch(
             if !applied.is_object() {
                 return Err(ApiError::bad_request(
                     "the applied configuration is not an object",
+                ));
+            }
+            // kube-apiserver converts the configuration to its typed form first: a field the
+            // kind does not declare fails there (500, whatever fieldValidation says).
+            let undeclared = crate::validation::undeclared_fields(rt, &applied);
+            if !undeclared.is_empty() {
+                let object_ns = current
+                    .as_ref()
+                    .ok()
+                    .and_then(|o| o.pointer("/metadata/namespace"))
+                    .or_else(|| applied.pointer("/metadata/namespace"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let fields: Vec<String> = undeclared
+                    .iter()
+                    .map(|f| format!(".{f}: field not declared in schema"))
+                    .collect();
+                let gv = if rt.group.is_empty() {
+                    format!("/{}", req.version)
+                } else {
+                    format!("{}/{}", rt.group, req.version)
+                };
+                return Err(ApiError::new(
+                    500,
+                    "",
+                    format!(
+                        "failed to create typed patch object ({object_ns}/{}; {gv}, Kind={}): {}",
+                        req.name,
+                        rt.kind,
+                        fields.join("\n")
+                    ),
                 ));
             }
             for (field, what) in [("apiVersion", "apiVersion"), ("kind", "kind")] {

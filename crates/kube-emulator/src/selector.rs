@@ -110,7 +110,8 @@ pub fn qualified_name_errors(value: &str) -> Vec<String> {
             "name part must be no more than {LABEL_VALUE_MAX_LEN} characters"
         ));
     }
-    if !name.is_empty() && !is_match(&QUALIFIED_NAME_RE, name) {
+    // As Go's IsQualifiedName: an empty name also fails the pattern (two messages).
+    if !is_match(&QUALIFIED_NAME_RE, name) {
         errs.push(format!(
             "name part {}",
             regex_error(

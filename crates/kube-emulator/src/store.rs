@@ -159,6 +159,33 @@ fn set_finalizers(obj: &mut Value, f: &[String]) {
     }
 }
 
+/// Drops the metadata lists and maps that are empty (or null), as kube-apiserver does: its
+/// `ObjectMeta` fields are `omitempty`, so `finalizers: []` written by a patch reads back as
+/// no `finalizers` at all (kube-runtime's finalizer helper tests `/metadata/finalizers` against
+/// null and gets 422 otherwise).
+fn drop_empty_metadata(obj: &mut Value) {
+    let Some(Value::Object(m)) = obj.get_mut("metadata") else {
+        return;
+    };
+    for key in [
+        "finalizers",
+        "ownerReferences",
+        "labels",
+        "annotations",
+        "managedFields",
+    ] {
+        let empty = match m.get(key) {
+            Some(Value::Array(a)) => a.is_empty(),
+            Some(Value::Object(o)) => o.is_empty(),
+            Some(Value::Null) => true,
+            _ => false,
+        };
+        if empty {
+            m.remove(key);
+        }
+    }
+}
+
 fn is_terminating(obj: &Value) -> bool {
     meta(obj)
         .get("deletionTimestamp")
@@ -581,7 +608,10 @@ impl State {
             None
         };
         if meta_str(&obj, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
-            return Err(ApiError::bad_request(
+            // kube-apiserver answers this 500, with no reason.
+            return Err(ApiError::new(
+                500,
+                "",
                 "resourceVersion should not be set on objects to be created",
             ));
         }
@@ -642,6 +672,7 @@ impl State {
             m.remove("status");
         }
         self.prepare_create(rt, &mut obj);
+        drop_empty_metadata(&mut obj);
         validation::validate(rt, &rt.storage_version, &mut obj, None, opts.strict)?;
         if !opts.apply {
             validation::record(rt, None, None, &mut obj, opts.manager.as_deref(), &now());
@@ -1000,6 +1031,7 @@ impl State {
                 &now(),
             );
         }
+        drop_empty_metadata(&mut new);
         if comparable(&old) == comparable(&new) {
             return Ok(Written {
                 obj: old,

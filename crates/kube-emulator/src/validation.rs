@@ -51,6 +51,7 @@ pub(crate) fn validate(
     }
     let checked = match old {
         Some(o) => crate::builtin_validation::validate_update(&rt.kind, o, obj),
+        None if rt.group == "events.k8s.io" => crate::builtin_validation::validate_event_v1(obj),
         None => crate::builtin_validation::validate(&rt.kind, obj),
     };
     if let Err(e) = checked {
@@ -59,7 +60,14 @@ pub(crate) fn validate(
     if errs.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::invalid_fields(&rt.group, &rt.kind, &name, &errs))
+        // events.k8s.io Events are validated as the core Event they are stored as: the
+        // apiserver's message names the kind without a group.
+        let group = if rt.group == "events.k8s.io" {
+            ""
+        } else {
+            rt.group.as_str()
+        };
+        Err(ApiError::invalid_fields(group, &rt.kind, &name, &errs))
     }
 }
 
@@ -134,6 +142,17 @@ fn typed_prune(rt: &ResourceType, obj: &mut Value, strict: bool) -> Result<(), A
     }
     remove_unknown(obj, &typed);
     Ok(())
+}
+
+/// The fields of `obj` (a built-in kind's object or apply configuration) its Go type does not
+/// declare, as `spec.x` paths; empty for custom resources and for values that do not decode.
+pub(crate) fn undeclared_fields(rt: &ResourceType, obj: &Value) -> Vec<String> {
+    let Some(Ok(typed)) = typed_roundtrip(rt, obj) else {
+        return Vec::new();
+    };
+    let mut unknown = Vec::new();
+    pruned(obj, &typed, "", &mut unknown);
+    unknown
 }
 
 /// Removes from `obj` every non-null field `typed` does not have.

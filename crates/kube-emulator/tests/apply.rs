@@ -1,12 +1,12 @@
 //! Server-side apply: create on apply, managedFields, conflicts between managers, force.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod common;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use vlb_kube_emulator::KubeEmulator;
 
 use common::status_of;
 
@@ -14,9 +14,8 @@ fn cm(data: &serde_json::Value) -> serde_json::Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": data})
 }
 
-#[tokio::test]
-async fn apply_creates_then_conflicts_with_another_manager_unless_forced() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn apply_creates_then_conflicts_with_another_manager_unless_forced(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     let a = PatchParams::apply("manager-a");
     let created = api
@@ -58,10 +57,10 @@ async fn apply_creates_then_conflicts_with_another_manager_unless_forced() {
         .unwrap_err();
     assert_eq!(status_of(&err), Some(409));
 }
+}
 
-#[tokio::test]
-async fn apply_conflicts_with_fields_set_by_an_update() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn apply_conflicts_with_fields_set_by_an_update(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     let a = PatchParams::apply("owner");
     api.patch("cfg", &a, &Patch::Apply(cm(&json!({"k": "1"}))))
@@ -84,10 +83,10 @@ async fn apply_conflicts_with_fields_set_by_an_update() {
     assert_eq!(s.code, 409);
     assert!(s.message.contains("\"editor\""), "{}", s.message);
 }
+}
 
-#[tokio::test]
-async fn apply_removes_fields_the_manager_stops_applying() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn apply_removes_fields_the_manager_stops_applying(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     let a = PatchParams::apply("owner");
     api.patch(
@@ -105,10 +104,10 @@ async fn apply_removes_fields_the_manager_stops_applying() {
     assert!(!data.contains_key("gone"), "{data:?}");
     assert_eq!(data["k"], "1");
 }
+}
 
-#[tokio::test]
-async fn apply_without_field_manager_is_a_bad_request() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn apply_without_field_manager_is_invalid_patch_options(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     let err = api
         .patch(
@@ -118,5 +117,11 @@ async fn apply_without_field_manager_is_a_bad_request() {
         )
         .await
         .unwrap_err();
-    assert_eq!(status_of(&err), Some(400), "{err:?}");
+    assert_eq!(status_of(&err), Some(422), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value"),
+        "{err}"
+    );
+}
 }

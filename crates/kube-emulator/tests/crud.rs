@@ -1,6 +1,7 @@
 //! CRUD of every built-in kind, metadata semantics and error shapes, through kube::Api.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod common;
 
 use std::fmt::Debug;
@@ -70,13 +71,19 @@ where
         Some("yes")
     );
     api.delete(&name, &DeleteParams::default()).await.unwrap();
-    let err = api.get(&name).await.unwrap_err();
-    assert_eq!(status_of(&err), Some(404), "{err:?}");
+    match api.get(&name).await {
+        Err(err) => assert_eq!(status_of(&err), Some(404), "{err:?}"),
+        // A Namespace waits for the namespace controller (kube-controller-manager), which the
+        // real control plane of the tests does not run: it stays Terminating there.
+        Ok(o) if K::kind(&K::DynamicType::default()) == "Namespace" => {
+            assert!(o.meta().deletion_timestamp.is_some());
+        }
+        Ok(o) => panic!("{name} still there: {:?}", o.meta()),
+    }
 }
 
-#[tokio::test]
-async fn every_builtin_kind_supports_create_get_list_replace_patch_delete() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn every_builtin_kind_supports_create_get_list_replace_patch_delete(emu) {
     let c = emu.client();
     let ns = "default";
     crud::<Namespace>(Api::all(c.clone()), json!({"metadata": {"name": "team-a"}})).await;
@@ -118,7 +125,11 @@ async fn every_builtin_kind_supports_create_get_list_replace_patch_delete() {
     .await;
     crud::<k8s_openapi::api::events::v1::Event>(
         Api::namespaced(c.clone(), ns),
-        json!({"metadata": {"name": "ev2"}, "eventTime": "2026-01-01T00:00:00.000000Z"}),
+        json!({
+            "metadata": {"name": "ev2"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "example.com/test", "reportingInstance": "test-1",
+            "action": "Testing", "reason": "Tested", "type": "Normal",
+        }),
     )
     .await;
     crud::<EndpointSlice>(
@@ -133,7 +144,7 @@ async fn every_builtin_kind_supports_create_get_list_replace_patch_delete() {
     .await;
     crud::<IngressClass>(
         Api::all(c.clone()),
-        json!({"metadata": {"name": "vngcloud"}}),
+        json!({"metadata": {"name": "vngcloud"}, "spec": {"controller": "vngcloud.vn/vlb"}}),
     )
     .await;
     crud::<Lease>(
@@ -164,10 +175,10 @@ async fn every_builtin_kind_supports_create_get_list_replace_patch_delete() {
     )
     .await;
 }
+}
 
-#[tokio::test]
-async fn stale_update_is_rejected_with_conflict_status() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn stale_update_is_rejected_with_conflict_status(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
     let v1 = api.create(&PostParams::default(), &cm).await.unwrap();
@@ -201,10 +212,10 @@ async fn stale_update_is_rejected_with_conflict_status() {
         .unwrap_err();
     assert_eq!(reason_of(&err), "Conflict");
 }
+}
 
-#[tokio::test]
-async fn missing_and_duplicate_objects_answer_not_found_and_already_exists() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn missing_and_duplicate_objects_answer_not_found_and_already_exists(emu) {
     let api: Api<Service> = Api::namespaced(emu.client(), "default");
     let err = api.get("nope").await.unwrap_err();
     let kube::Error::Api(s) = &err else {
@@ -223,10 +234,10 @@ async fn missing_and_duplicate_objects_answer_not_found_and_already_exists() {
         (Some(409), "AlreadyExists".to_owned())
     );
 }
+}
 
-#[tokio::test]
-async fn generation_changes_on_spec_writes_only() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn generation_changes_on_spec_writes_only(emu) {
     let api: Api<Deployment> = Api::namespaced(emu.client(), "default");
     let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "g"}, "spec": {
         "selector": {"matchLabels": {"a": "b"}},
@@ -284,10 +295,10 @@ async fn generation_changes_on_spec_writes_only() {
     assert_eq!(d.spec.replicas, Some(3));
     assert_eq!(d.metadata.generation, Some(2));
 }
+}
 
-#[tokio::test]
-async fn service_status_subresource_and_no_generation_as_on_a_real_cluster() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn service_status_subresource_and_no_generation_as_on_a_real_cluster(emu) {
     let api: Api<Service> = Api::namespaced(emu.client(), "default");
     let svc: Service = serde_json::from_value(
         json!({"metadata": {"name": "g"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
@@ -337,10 +348,10 @@ async fn service_status_subresource_and_no_generation_as_on_a_real_cluster() {
         1
     );
 }
+}
 
-#[tokio::test]
-async fn load_balancer_service_gets_cluster_ip_and_node_ports() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn load_balancer_service_gets_cluster_ip_and_node_ports(emu) {
     let api: Api<Service> = Api::namespaced(emu.client(), "default");
     let svc: Service = serde_json::from_value(json!({"metadata": {"name": "lb"},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}}))
@@ -371,10 +382,10 @@ async fn load_balancer_service_gets_cluster_ip_and_node_ports() {
         .collect();
     assert_eq!(np, np2);
 }
+}
 
-#[tokio::test]
-async fn generate_name_and_dry_run_create() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn generate_name_and_dry_run_create(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     let cm: ConfigMap =
         serde_json::from_value(json!({"metadata": {"generateName": "cfg-"}})).unwrap();
@@ -398,7 +409,17 @@ async fn generate_name_and_dry_run_create() {
         .create(&PostParams::default(), &with_rv)
         .await
         .unwrap_err();
-    assert_eq!(status_of(&err), Some(400), "{err:?}");
+    // kube-apiserver answers 500 (no reason), not 400.
+    assert_eq!(status_of(&err), Some(500), "{err:?}");
+    let kube::Error::Api(status) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        status.message,
+        "resourceVersion should not be set on objects to be created"
+    );
+    assert_eq!(status.reason, "");
+}
 }
 
 #[tokio::test]
@@ -418,9 +439,8 @@ async fn objects_can_be_read_out_of_band_without_journal_entries() {
     assert!(emu.journal().entries().is_empty());
 }
 
-#[tokio::test]
-async fn create_in_missing_namespace_is_not_found() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn create_in_missing_namespace_is_not_found(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "ghost");
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
     let err = api.create(&PostParams::default(), &cm).await.unwrap_err();
@@ -430,10 +450,10 @@ async fn create_in_missing_namespace_is_not_found() {
     assert_eq!(s.code, 404);
     assert_eq!(s.message, "namespaces \"ghost\" not found");
 }
+}
 
-#[tokio::test]
-async fn invalid_service_is_rejected_with_422_and_causes() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn invalid_service_is_rejected_with_422_and_causes(emu) {
     let api: Api<Service> = Api::namespaced(emu.client(), "default");
     let svc: Service = serde_json::from_value(
         json!({"metadata": {"name": "bad"}, "spec": {"ports": [{"port": 70000}]}}),
@@ -452,10 +472,10 @@ async fn invalid_service_is_rejected_with_422_and_causes() {
     );
     assert_eq!(status_of(&api.get("bad").await.unwrap_err()), Some(404));
 }
+}
 
-#[tokio::test]
-async fn unknown_fields_of_builtin_kinds_are_dropped_and_wrong_types_rejected() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn unknown_fields_of_builtin_kinds_are_dropped_and_wrong_types_rejected(emu) {
     let ar = kube::core::ApiResource::erase::<ConfigMap>(&());
     let api: Api<kube::api::DynamicObject> = Api::namespaced_with(emu.client(), "default", &ar);
     let obj: kube::api::DynamicObject = serde_json::from_value(json!({
@@ -474,10 +494,10 @@ async fn unknown_fields_of_builtin_kinds_are_dropped_and_wrong_types_rejected() 
     let err = api.create(&PostParams::default(), &bad).await.unwrap_err();
     assert_eq!(status_of(&err), Some(400), "{err:?}");
 }
+}
 
-#[tokio::test]
-async fn deployment_scale_subresource_reads_and_writes_replicas() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn deployment_scale_subresource_reads_and_writes_replicas(emu) {
     let api: Api<Deployment> = Api::namespaced(emu.client(), "default");
     let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "s"}, "spec": {
         "replicas": 2,
@@ -500,4 +520,32 @@ async fn deployment_scale_subresource_reads_and_writes_replicas() {
     let d = api.get("s").await.unwrap();
     assert_eq!(d.spec.replicas, Some(5));
     assert_eq!(d.metadata.generation, Some(2));
+}
+}
+
+differential! {
+/// kube-apiserver validates `events.k8s.io/v1` Events strictly on create (the emulator took
+/// any): the reporting fields, action, reason and type are required.
+async fn an_events_v1_event_without_its_reporting_fields_is_invalid(emu) {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(emu.client(), "default");
+    let bare: k8s_openapi::api::events::v1::Event = serde_json::from_value(
+        json!({"metadata": {"name": "bare"}, "eventTime": "2026-01-01T00:00:00.000000Z"}),
+    )
+    .unwrap();
+    let err = api.create(&PostParams::default(), &bare).await.unwrap_err();
+    assert_eq!(status_of(&err), Some(422), "{err:?}");
+    let kube::Error::Api(status) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        status.message,
+        "Event \"bare\" is invalid: [reportingController: Required value, reportingController: \
+         Invalid value: \"\": name part must be non-empty, reportingController: Invalid value: \
+         \"\": name part must consist of alphanumeric characters, '-', '_' or '.', and must \
+         start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or \
+         '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'), \
+         reportingInstance: Required value, action: Required value, reason: Required value, \
+         type: Invalid value: \"\": has invalid value: ]"
+    );
+}
 }

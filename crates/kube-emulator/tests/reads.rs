@@ -1,6 +1,7 @@
 //! Lists (selectors, paging, resourceVersion) and watches (resume, 410, bookmarks).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod common;
 
 use futures::{StreamExt, TryStreamExt};
@@ -18,9 +19,8 @@ async fn make(api: &Api<ConfigMap>, name: &str, labels: serde_json::Value) {
     api.create(&PostParams::default(), &cm).await.unwrap();
 }
 
-#[tokio::test]
-async fn list_filters_by_label_and_field_selectors() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn list_filters_by_label_and_field_selectors(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     make(&api, "a", json!({"app": "web", "tier": "front"})).await;
     make(&api, "b", json!({"app": "web", "tier": "back"})).await;
@@ -54,10 +54,10 @@ async fn list_filters_by_label_and_field_selectors() {
         .unwrap_err();
     assert_eq!(status_of(&err), Some(400));
 }
+}
 
-#[tokio::test]
-async fn list_pages_with_limit_and_continue_and_expired_continue_is_gone() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn list_pages_with_limit_and_continue_and_expired_continue_is_gone(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     for i in 0..5 {
         make(&api, &format!("cm-{i}"), json!({})).await;
@@ -88,10 +88,10 @@ async fn list_pages_with_limit_and_continue_and_expired_continue_is_gone() {
     };
     assert_eq!((s.code, s.reason.as_str()), (410, "Expired"));
 }
+}
 
-#[tokio::test]
-async fn watch_from_resource_version_sees_later_changes_only() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn watch_from_resource_version_sees_later_changes_only(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     make(&api, "before", json!({})).await;
     let rv = api
@@ -113,10 +113,10 @@ async fn watch_from_resource_version_sees_later_changes_only() {
     };
     assert_eq!(cm.name_any(), "after");
 }
+}
 
-#[tokio::test]
-async fn watch_with_compacted_resource_version_gets_410_error_event() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn watch_with_compacted_resource_version_gets_410_error_event(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     make(&api, "x", json!({})).await;
     let rv = api
@@ -138,10 +138,10 @@ async fn watch_with_compacted_resource_version_gets_410_error_event() {
     };
     assert_eq!(e.code, 410);
 }
+}
 
-#[tokio::test]
-async fn watch_ends_on_close_watches_and_resumes_from_last_version() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn watch_ends_on_close_watches_and_resumes_from_last_version(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     let rv = api
         .list(&ListParams::default())
@@ -173,10 +173,10 @@ async fn watch_ends_on_close_watches_and_resumes_from_last_version() {
     };
     assert_eq!(two.name_any(), "two");
 }
+}
 
-#[tokio::test]
-async fn label_selected_watch_turns_unmatching_update_into_deleted() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn label_selected_watch_turns_unmatching_update_into_deleted(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     make(&api, "x", json!({"app": "web"})).await;
     let rv = api
@@ -200,6 +200,7 @@ async fn label_selected_watch_turns_unmatching_update_into_deleted() {
     .unwrap();
     let ev = stream.try_next().await.unwrap().unwrap();
     assert!(matches!(ev, WatchEvent::Deleted(_)), "{ev:?}");
+}
 }
 
 #[tokio::test]
@@ -304,9 +305,8 @@ async fn metadata_only_get_list_and_watcher_return_partial_object_metadata() {
     assert_eq!(got.types.unwrap().kind, "PartialObjectMetadata");
 }
 
-#[tokio::test]
-async fn cluster_wide_paging_walks_every_namespace_in_order() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn cluster_wide_paging_walks_every_namespace_in_order(emu) {
     let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(emu.client());
     nss.create(
         &PostParams::default(),
@@ -351,10 +351,10 @@ async fn cluster_wide_paging_walks_every_namespace_in_order() {
         ]
     );
 }
+}
 
-#[tokio::test]
-async fn continued_pages_come_from_the_first_page_snapshot() {
-    let emu = KubeEmulator::start().await.unwrap();
+differential! {
+async fn continued_pages_come_from_the_first_page_snapshot(emu) {
     let api: Api<ConfigMap> = Api::namespaced(emu.client(), "default");
     for n in ["b", "c", "d", "e"] {
         make(&api, n, json!({})).await;
@@ -375,4 +375,5 @@ async fn continued_pages_come_from_the_first_page_snapshot() {
     let names2: Vec<String> = p2.items.iter().map(ResourceExt::name_any).collect();
     assert_eq!(names2, vec!["d", "e"]);
     assert_eq!(p2.metadata.resource_version, p1.metadata.resource_version);
+}
 }
