@@ -212,6 +212,7 @@ pub fn manifest_options(args: &crate::cli::ManifestsArgs) -> vlb_k8s_adapter::Ma
         credentials_secret: args.credentials_secret.clone(),
         replicas: args.replicas,
         settings,
+        shutdown_timeout: args.shutdown_timeout,
     }
 }
 

@@ -244,6 +244,10 @@ pub struct ManifestsArgs {
     /// VNGCloud project id written into the operator's ConfigMap (`VLB_PROJECT_ID`).
     #[arg(long = "project-id", env = "VLB_PROJECT_ID")]
     pub project_id: Option<String>,
+    /// Shutdown timeout of the operator (`VLB_SHUTDOWN_TIMEOUT` of its container); the
+    /// pod's termination grace period is 10 s longer.
+    #[arg(long, env = "VLB_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
     /// Further `KEY=VALUE` settings for the ConfigMap (environment of `run`, e.g.
     /// `VLB_LOAD_BALANCER_CLASS=vngcloud.vn/vlb`); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
@@ -255,10 +259,16 @@ pub fn parse_setting(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))?;
-    if k.trim().is_empty() {
+    let k = k.trim();
+    if k.is_empty() {
         return Err(format!("{s:?} has an empty key"));
     }
-    Ok((k.trim().to_owned(), v.to_owned()))
+    if k == "VLB_SHUTDOWN_TIMEOUT" {
+        // The Deployment sets it in the container's environment (which wins over the
+        // ConfigMap) and sizes the pod's grace period from it.
+        return Err("use --shutdown-timeout for VLB_SHUTDOWN_TIMEOUT".to_owned());
+    }
+    Ok((k.to_owned(), v.to_owned()))
 }
 
 /// Flags of `install` and `uninstall`.
@@ -433,6 +443,17 @@ mod tests {
         assert_eq!(parse_duration("PT10M"), Ok(Duration::from_secs(600)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn manifests_take_the_shutdown_timeout_as_a_flag_not_a_setting() {
+        let cli = parse(&["manifests", "--shutdown-timeout", "45s"]).unwrap();
+        let Command::Manifests(args) = cli.command else {
+            panic!("not manifests")
+        };
+        assert_eq!(args.shutdown_timeout, Duration::from_secs(45));
+        let err = parse(&["manifests", "--set", "VLB_SHUTDOWN_TIMEOUT=45s"]).unwrap_err();
+        assert!(err.to_string().contains("--shutdown-timeout"), "{err}");
     }
 
     #[test]

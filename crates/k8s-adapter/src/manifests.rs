@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
     EnvVarSource, HTTPGetAction, Namespace, ObjectFieldSelector, PodSecurityContext, PodSpec,
     PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, ServiceAccount, Volume, VolumeMount,
+    SecurityContext, ServiceAccount, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -61,7 +61,19 @@ pub struct ManifestOptions {
     /// Environment of `vlb-controller run` put in the ConfigMap (`VLB_CLUSTER_ID`,
     /// `VLB_PROJECT_ID`, ...): non-secret settings only.
     pub settings: BTreeMap<String, String>,
+    /// How long in-flight reconciles may finish after SIGTERM (`VLB_SHUTDOWN_TIMEOUT` of the
+    /// container); the pod's `terminationGracePeriodSeconds` is this plus
+    /// [`GRACE_MARGIN_SECONDS`], so the kubelet never kills a replica that is still draining.
+    pub shutdown_timeout: Duration,
 }
+
+/// Seconds the pod's termination grace period adds to the shutdown timeout (time to stop
+/// the watches, release the Lease and exit after the last reconcile).
+pub const GRACE_MARGIN_SECONDS: u64 = 10;
+/// UID and GID the container runs as: the image's `vlb` user (`scripts/build-image`).
+pub const RUN_AS_USER: i64 = 65532;
+/// Port of `/metrics`, `/livez` and `/readyz` (`VLB_METRICS_ADDRESS` default).
+pub const METRICS_PORT: i32 = 8080;
 
 impl Default for ManifestOptions {
     fn default() -> Self {
@@ -75,6 +87,7 @@ impl Default for ManifestOptions {
             credentials_secret: "vlb-cloud-credentials".to_owned(),
             replicas: 2,
             settings: BTreeMap::new(),
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -288,18 +301,96 @@ fn value_env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-fn probe(path: &str) -> Probe {
+/// An HTTP probe on the metrics port: `/livez` answers while the process serves, `/readyz`
+/// once the caches are synced and the leader-election state is known.
+fn probe(path: &str, period_seconds: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
             port: IntOrString::String("metrics".to_owned()),
             ..HTTPGetAction::default()
         }),
-        period_seconds: Some(10),
+        period_seconds: Some(period_seconds),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(3),
         ..Probe::default()
     }
 }
 
+/// `VLB_SHUTDOWN_TIMEOUT` as `run` parses it: whole seconds when it has no fraction.
+fn duration_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// The shutdown timeout rounded up to whole seconds, plus [`GRACE_MARGIN_SECONDS`].
+pub fn termination_grace_seconds(shutdown_timeout: Duration) -> i64 {
+    let whole = shutdown_timeout.as_secs() + u64::from(shutdown_timeout.subsec_nanos() > 0);
+    i64::try_from(whole.saturating_add(GRACE_MARGIN_SECONDS)).unwrap_or(i64::MAX)
+}
+
+/// Memory requests and limits, sized from BENCHMARKS.md scenario 8: the operator's peak RSS
+/// is 123 MiB with 10 000 Services, 500 Nodes and their LBCs and NSGs cached, and grows by
+/// about 10 KiB per Service. The request (128 MiB) is that peak: a scheduler reserving less
+/// would overcommit a node with a controller that holds its caches for good. The limit
+/// (512 MiB) is 4 times the peak: room for about 40 000 Services, or for the transient
+/// buffers of a full relist, before an OOM kill (which would only restart into another full
+/// relist). CPU: 100m requested (idle reconciles are rare and short), 1 core at most (the
+/// start's relist of 10 000 objects).
+fn resources() -> ResourceRequirements {
+    let q = |s: &str| Quantity(s.to_owned());
+    ResourceRequirements {
+        requests: Some(
+            [
+                ("cpu".to_owned(), q("100m")),
+                ("memory".to_owned(), q("128Mi")),
+            ]
+            .into(),
+        ),
+        limits: Some(
+            [
+                ("cpu".to_owned(), q("1")),
+                ("memory".to_owned(), q("512Mi")),
+            ]
+            .into(),
+        ),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// Spread the replicas across zones, then across nodes, without ever blocking scheduling
+/// (`ScheduleAnyway`: a single-zone cluster still runs every replica).
+fn spread(selector: &BTreeMap<String, String>) -> Vec<TopologySpreadConstraint> {
+    ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        .iter()
+        .map(|key| TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: (*key).to_owned(),
+            when_unsatisfiable: "ScheduleAnyway".to_owned(),
+            label_selector: Some(LabelSelector {
+                match_labels: Some(selector.clone()),
+                match_expressions: None,
+            }),
+            ..TopologySpreadConstraint::default()
+        })
+        .collect()
+}
+
+fn runtime_default() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_owned(),
+        localhost_profile: None,
+    }
+}
+
+/// The operator's Deployment, hardened: non-root user of the image, read-only root
+/// filesystem (the binary writes no file: its only state is in memory and in the cluster),
+/// no capability, no privilege escalation, the runtime's default seccomp profile, probes on
+/// the metrics port, replicas spread across zones, and a grace period longer than the
+/// shutdown timeout.
 fn deployment(opts: &ManifestOptions) -> Deployment {
     let selector: BTreeMap<String, String> =
         [("app.kubernetes.io/name".to_owned(), NAME.to_owned())].into();
@@ -312,6 +403,10 @@ fn deployment(opts: &ManifestOptions) -> Deployment {
             field_env("POD_NAMESPACE", "metadata.namespace"),
             value_env("VLB_IN_CLUSTER", "true"),
             value_env("VLB_CREDENTIALS_FILE", CREDENTIALS_MOUNT),
+            value_env(
+                "VLB_SHUTDOWN_TIMEOUT",
+                &duration_text(opts.shutdown_timeout),
+            ),
         ]),
         env_from: Some(vec![EnvFromSource {
             config_map_ref: Some(ConfigMapEnvSource {
@@ -322,31 +417,27 @@ fn deployment(opts: &ManifestOptions) -> Deployment {
         }]),
         ports: Some(vec![ContainerPort {
             name: Some("metrics".to_owned()),
-            container_port: 8080,
+            container_port: METRICS_PORT,
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        liveness_probe: Some(probe("/healthz")),
-        readiness_probe: Some(probe("/readyz")),
-        resources: Some(ResourceRequirements {
-            requests: Some(
-                [
-                    ("cpu".to_owned(), Quantity("50m".to_owned())),
-                    ("memory".to_owned(), Quantity("64Mi".to_owned())),
-                ]
-                .into(),
-            ),
-            limits: Some([("memory".to_owned(), Quantity("256Mi".to_owned()))].into()),
-            ..ResourceRequirements::default()
+        liveness_probe: Some(Probe {
+            initial_delay_seconds: Some(5),
+            ..probe("/livez", 10)
         }),
+        readiness_probe: Some(probe("/readyz", 5)),
+        resources: Some(resources()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
             run_as_non_root: Some(true),
+            privileged: Some(false),
             capabilities: Some(Capabilities {
                 drop: Some(vec!["ALL".to_owned()]),
                 add: None,
             }),
+            seccomp_profile: Some(runtime_default()),
             ..SecurityContext::default()
         }),
         volume_mounts: Some(vec![VolumeMount {
@@ -379,14 +470,15 @@ fn deployment(opts: &ManifestOptions) -> Deployment {
                     containers: vec![container],
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            localhost_profile: None,
-                        }),
+                        run_as_user: Some(RUN_AS_USER),
+                        run_as_group: Some(RUN_AS_USER),
+                        seccomp_profile: Some(runtime_default()),
                         ..PodSecurityContext::default()
                     }),
-                    termination_grace_period_seconds: Some(40),
+                    termination_grace_period_seconds: Some(termination_grace_seconds(
+                        opts.shutdown_timeout,
+                    )),
+                    topology_spread_constraints: Some(spread(&selector)),
                     volumes: Some(vec![Volume {
                         name: "cloud-credentials".to_owned(),
                         secret: Some(SecretVolumeSource {
@@ -883,6 +975,118 @@ mod tests {
         assert!(!yaml.contains("kind: Secret"));
         assert!(yaml.contains("secretName: vlb-cloud-credentials"));
         assert!(yaml.contains("namespace: vlb-system"));
+    }
+
+    fn the_deployment(opts: &ManifestOptions) -> Deployment {
+        manifests(opts)
+            .into_iter()
+            .find_map(|m| match m {
+                Manifest::Deployment(d) => Some(*d),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_deployment_runs_hardened() {
+        let d = the_deployment(&ManifestOptions::default());
+        let pod = d.spec.template.spec.unwrap();
+        let psc = pod.security_context.unwrap();
+        assert_eq!(psc.run_as_non_root, Some(true));
+        assert_eq!(psc.run_as_user, Some(65532));
+        assert_eq!(psc.run_as_group, Some(65532));
+        assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+        let [c] = pod.containers.as_slice() else {
+            panic!("one container")
+        };
+        let sc = c.security_context.clone().unwrap();
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        assert_eq!(sc.run_as_non_root, Some(true));
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(sc.privileged, Some(false));
+        assert_eq!(sc.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+        assert_eq!(sc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+        // Nothing but the read-only credentials Secret is mounted: the binary writes no file.
+        let mounts = c.volume_mounts.clone().unwrap();
+        assert!(mounts.iter().all(|m| m.read_only == Some(true)));
+    }
+
+    #[test]
+    fn probes_are_livez_and_readyz_on_the_metrics_port() {
+        let d = the_deployment(&ManifestOptions::default());
+        let c = &d.spec.template.spec.unwrap().containers[0];
+        let port = &c.ports.as_ref().unwrap()[0];
+        assert_eq!(
+            (port.name.as_deref(), port.container_port),
+            (Some("metrics"), 8080)
+        );
+        for (probe, path) in [
+            (&c.liveness_probe, "/livez"),
+            (&c.readiness_probe, "/readyz"),
+        ] {
+            let get = probe.clone().unwrap().http_get.unwrap();
+            assert_eq!(get.path.as_deref(), Some(path));
+            assert_eq!(get.port, IntOrString::String("metrics".to_owned()));
+        }
+    }
+
+    #[test]
+    fn resources_have_requests_and_limits_covering_the_measured_peak() {
+        let d = the_deployment(&ManifestOptions::default());
+        let r = d.spec.template.spec.unwrap().containers[0]
+            .resources
+            .clone()
+            .unwrap();
+        let (req, lim) = (r.requests.unwrap(), r.limits.unwrap());
+        // BENCHMARKS.md scenario 8: 123.2 MiB peak at 10 000 Services.
+        assert_eq!(req["memory"], Quantity("128Mi".to_owned()));
+        assert_eq!(lim["memory"], Quantity("512Mi".to_owned()));
+        assert!(req.contains_key("cpu") && lim.contains_key("cpu"));
+    }
+
+    #[test]
+    fn replicas_spread_across_zones_without_blocking_scheduling() {
+        let d = the_deployment(&ManifestOptions::default());
+        let spec = d.spec;
+        let selector = spec.selector.match_labels.unwrap();
+        let spread = spec
+            .template
+            .spec
+            .unwrap()
+            .topology_spread_constraints
+            .unwrap();
+        let zone = spread
+            .iter()
+            .find(|t| t.topology_key == "topology.kubernetes.io/zone")
+            .unwrap();
+        assert_eq!(zone.when_unsatisfiable, "ScheduleAnyway");
+        assert_eq!(zone.max_skew, 1);
+        assert_eq!(
+            zone.label_selector.clone().unwrap().match_labels.unwrap(),
+            selector
+        );
+    }
+
+    #[test]
+    fn the_grace_period_outlasts_the_shutdown_timeout() {
+        for (timeout, text, grace) in [
+            (Duration::from_secs(30), "30s", 40),
+            (Duration::from_secs(95), "95s", 105),
+            (Duration::from_millis(1500), "1500ms", 12),
+        ] {
+            let d = the_deployment(&ManifestOptions {
+                shutdown_timeout: timeout,
+                ..ManifestOptions::default()
+            });
+            let pod = d.spec.template.spec.unwrap();
+            assert_eq!(pod.termination_grace_period_seconds, Some(grace));
+            let env = pod.containers[0].env.clone().unwrap();
+            let set = env
+                .iter()
+                .find(|e| e.name == "VLB_SHUTDOWN_TIMEOUT")
+                .unwrap();
+            assert_eq!(set.value.as_deref(), Some(text));
+        }
     }
 
     #[test]
