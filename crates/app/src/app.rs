@@ -33,9 +33,6 @@ pub enum AppError {
     /// idempotent).
     #[error(transparent)]
     Install(#[from] vlb_k8s_adapter::manifests::InstallError),
-    /// The demo did not converge in time, or its emulators failed.
-    #[error("demo: {0}")]
-    Demo(String),
     /// The probe server failed.
     #[error("metrics/probe server: {0}")]
     Server(#[from] std::io::Error),

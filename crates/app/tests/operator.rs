@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use vlb_app::demo;
 use vlb_app::embedded::{Operator, OperatorConfig};
+use vlb_demo as demo;
 use vlb_kube_emulator::{KubeEmulator, Verb};
 use vlb_vngcloud_emulator::VngEmulator;
 
@@ -27,7 +27,7 @@ async fn env() -> Env {
 
 impl Env {
     fn config(&self) -> OperatorConfig {
-        OperatorConfig::for_tests("c1", OperatorConfig::cloud_of(&self.cloud))
+        OperatorConfig::for_tests("c1", demo::cloud_config(&self.cloud))
     }
 
     fn elected(&self) -> OperatorConfig {
