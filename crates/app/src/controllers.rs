@@ -20,7 +20,7 @@ use vlb_domain::model::{
     ObjectRef as DomainRef, ServiceView,
 };
 use vlb_domain::ports::{DesiredMeta, ObjectWriter};
-use vlb_domain::usecase::{self, Config, Deps, lbc, nsg, service};
+use vlb_domain::usecase::{self, Config, Deps, Waiting, lbc, nsg, service};
 use vlb_domain::{ClusterError, DomainError, Retry};
 use vlb_k8s_adapter::reader::{lbc_view, nsg_view};
 use vlb_k8s_adapter::{KubeBatch, KubeEventSink, KubeReader, KubeWriter};
@@ -104,6 +104,11 @@ pub enum ReconcileError {
     /// Adding or removing the finalizer failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// A cleanup waits (for the cloud or the cluster): not a failure, but the finalizer
+    /// must stay, and kube-runtime's helper removes it after any cleanup that returns
+    /// `Ok`. Counted as `requeue_after`, logged at DEBUG.
+    #[error("waiting for {}", .0.what)]
+    Waiting(Waiting),
 }
 
 impl ReconcileError {
@@ -113,7 +118,18 @@ impl ReconcileError {
             Self::Domain(e) => e.retry(),
             Self::Flush(e) => e.retry(),
             Self::Finalizer(_) => Retry::Backoff,
+            Self::Waiting(w) => Retry::After(w.recheck_after),
         }
+    }
+
+    /// The object's input was rejected (invalid annotations or spec, a port another LBC
+    /// holds): the user is told by a Warning Event and the condition, and the operator
+    /// logs it at INFO; nothing failed on the operator's side.
+    pub fn is_rejected_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Domain(DomainError::Invalid(_) | DomainError::Conflict(_))
+        )
     }
 
     fn from_finalizer(e: finalizer::Error<Self>) -> Self {
@@ -176,6 +192,37 @@ impl Context {
             locks: KeyedLocks::new(),
             settings,
             failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The action after a reconcile that did not fail: the drift check, or a recheck when
+    /// it waits for the cloud or the cluster (within `max_advised`, like the delays
+    /// errors name).
+    pub fn after(&self, waiting: Option<&Waiting>) -> Action {
+        match waiting {
+            None => Action::requeue(self.settings.drift_check),
+            Some(w) => {
+                tracing::debug!(waiting_for = %w.what, recheck_after = ?w.recheck_after, "waiting");
+                Action::requeue(
+                    w.recheck_after
+                        .min(self.settings.backoff.max_advised)
+                        .min(self.settings.drift_check),
+                )
+            }
+        }
+    }
+
+    /// [`Context::after`] for a reconcile inside the finalizer helper: a cleanup
+    /// (`deleting`) that waits is [`ReconcileError::Waiting`], so the helper keeps the
+    /// finalizer.
+    pub fn after_in_helper(
+        &self,
+        deleting: bool,
+        waiting: Option<&Waiting>,
+    ) -> Result<Action, ReconcileError> {
+        match waiting {
+            Some(w) if deleting => Err(ReconcileError::Waiting(w.clone())),
+            _ => Ok(self.after(waiting)),
         }
     }
 
@@ -333,16 +380,30 @@ where
         let result = work.await;
         let took = started.elapsed();
         match &result {
-            Ok(_) => {
+            Ok(action) => {
                 ctx.reset_failures(controller, key);
-                ctx.metrics
-                    .reconciled(controller, ReconcileResult::Success, took);
+                let drift = Action::requeue(ctx.settings.drift_check);
+                let outcome = if *action == drift || *action == Action::await_change() {
+                    ReconcileResult::Success
+                } else {
+                    ReconcileResult::RequeueAfter
+                };
+                ctx.metrics.reconciled(controller, outcome, took);
                 tracing::debug!(took_ms = took.as_millis(), "reconciled");
+            }
+            Err(ReconcileError::Waiting(w)) => {
+                ctx.metrics
+                    .reconciled(controller, ReconcileResult::RequeueAfter, took);
+                tracing::debug!(waiting_for = %w.what, "cleanup waiting");
             }
             Err(e) => {
                 ctx.metrics
                     .reconciled(controller, ReconcileResult::Error, took);
-                tracing::warn!(error = %e, retry = ?e.retry(), "reconcile failed");
+                if e.is_rejected_input() {
+                    tracing::info!(error = %e, "input rejected");
+                } else {
+                    tracing::warn!(error = %e, retry = ?e.retry(), "reconcile failed");
+                }
             }
         }
         result
@@ -378,12 +439,12 @@ pub async fn reconcile_service(
         let helper_owned = wants_lb || (view.deleting && has_finalizer && ours);
         if !helper_owned {
             let (config, view) = (&c.config, &view);
-            with_scope(c.wiring.as_ref(), None, |deps| async move {
+            let outcome = with_scope(c.wiring.as_ref(), None, |deps| async move {
                 service::reconcile_service(&deps, config, view).await
             })
             .await?;
-            return Ok(if ours {
-                Action::requeue(c.settings.drift_check)
+            return Ok(if ours || outcome.waiting().is_some() {
+                c.after(outcome.waiting())
             } else {
                 Action::await_change()
             });
@@ -396,11 +457,11 @@ pub async fn reconcile_service(
                 let view: ServiceView = crate::views::service_view(&obj);
                 let helper = Some((view.object_ref(), usecase::SERVICE_FINALIZER));
                 let (config, view) = (&inner.config, &view);
-                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                let outcome = with_scope(inner.wiring.as_ref(), helper, |deps| async move {
                     service::reconcile_service(&deps, config, view).await
                 })
                 .await?;
-                Ok(Action::requeue(inner.settings.drift_check))
+                inner.after_in_helper(view.deleting, outcome.waiting())
             })
         })
         .await
@@ -448,9 +509,11 @@ pub async fn reconcile_lbc(
                 };
                 let helper = Some((target, usecase::LBC_FINALIZER));
                 let (config, v) = (&inner.config, &v);
-                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                let outcome = with_scope(inner.wiring.as_ref(), helper, |deps| async move {
                     let result = if v.meta.deleting {
-                        lbc::finalize_lbc(&deps, config, v).await
+                        lbc::finalize_lbc(&deps, config, v)
+                            .await
+                            .map(|()| usecase::Outcome::done())
                     } else {
                         lbc::reconcile_lbc(&deps, config, v).await
                     };
@@ -467,7 +530,7 @@ pub async fn reconcile_lbc(
                     result
                 })
                 .await?;
-                Ok(Action::requeue(inner.settings.drift_check))
+                inner.after_in_helper(v.meta.deleting, outcome.waiting.as_ref())
             })
         })
         .await

@@ -394,7 +394,7 @@ pub async fn observe(client: &kube::Client) -> Result<Vec<Row>, AppError> {
                 "Ready".to_owned()
             } else if lb_id.is_some() {
                 let why = condition.map(|c| c.reason.clone()).unwrap_or_default();
-                if why.is_empty() {
+                if why.is_empty() || why == vlb_domain::model::condition::REASON_PROVISIONING {
                     "Provisioning".to_owned()
                 } else {
                     format!("Provisioning ({why})")

@@ -75,3 +75,29 @@ fn demo_that_cannot_converge_in_time_exits_non_zero() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not converged"), "{err}");
 }
+
+// #15: waiting on the cloud (load balancers CREATING) is no failure, and the bad
+// annotation is the user's input, told by its Warning Event: the happy path logs no WARN.
+#[test]
+fn demo_at_log_level_warn_prints_no_warn_line_on_its_happy_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("demo.kubeconfig");
+    let out = run(&[
+        "--log-level",
+        "warn",
+        "--timeout",
+        "60s",
+        "--kubeconfig-out",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Converged in"), "{stdout}");
+    let warns: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert!(
+        warns.is_empty(),
+        "WARN lines on the happy path:\n{}",
+        warns.join("\n")
+    );
+}

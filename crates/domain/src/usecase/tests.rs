@@ -404,8 +404,9 @@ async fn deleted_service_waits_for_its_lbc_to_be_finalized() {
     let (deps, _) = m.deps();
     let mut svc = service(&[]);
     svc.deleting = true;
-    let err = reconcile_service(&deps, &cfg(), &svc).await.unwrap_err();
-    assert!(matches!(err, DomainError::NotReady(_)));
+    let outcome = reconcile_service(&deps, &cfg(), &svc).await.unwrap();
+    let waiting = outcome.waiting().expect("waits for the LBC");
+    assert!(waiting.what.contains("to be finalized"), "{waiting:?}");
 }
 
 #[tokio::test]
@@ -772,21 +773,30 @@ async fn adopting_a_missing_load_balancer_id_is_invalid() {
     assert!(matches!(err, DomainError::Invalid(_)));
 }
 
+// Waiting on the cloud is not a failure: Ready=False with reason Provisioning, no
+// Warning Event, and an outcome that says when to look again .
 #[tokio::test]
-async fn pending_load_balancer_is_not_ready() {
+async fn pending_load_balancer_is_waited_for_as_provisioning_without_a_warning() {
     let mut m = Mocks::new();
     m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
     m.lb.expect_find_load_balancer_by_name().returning(|_| {
         let mut lb = active("lb-1");
-        lb.display_status = "UPDATING".into();
+        lb.display_status = "CREATING".into();
         Ok(Some(lb))
     });
     m.lb.expect_get_tags().returning(|_| Ok(BTreeMap::new()));
-    let (deps, _) = m.deps();
-    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
+    let (deps, seen) = m.deps();
+    let outcome = reconcile_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
         .await
-        .unwrap_err();
-    assert!(matches!(err, DomainError::NotReady(_)));
+        .unwrap();
+    let waiting = outcome.waiting.expect("waits for the load balancer");
+    assert!(waiting.what.contains("lb-1 is CREATING"), "{waiting:?}");
+    assert_eq!(waiting.recheck_after, crate::error::BUSY_RETRY);
+    let status = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let ready = ready_of(&status);
+    assert_eq!(ready.status, condition::ConditionStatus::False);
+    assert_eq!(ready.reason, condition::REASON_PROVISIONING);
+    assert!(seen.events.lock().unwrap().is_empty(), "no Warning Event");
 }
 
 #[tokio::test]
