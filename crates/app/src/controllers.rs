@@ -104,6 +104,9 @@ pub enum ReconcileError {
     /// Adding or removing the finalizer failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// Reading the object afresh before its cleanup failed (retried with backoff).
+    #[error("reading the object before its cleanup: {0}")]
+    Reread(String),
     /// A cleanup waits (for the cloud or the cluster): not a failure, but the finalizer
     /// must stay, and kube-runtime's helper removes it after any cleanup that returns
     /// `Ok`. Counted as `requeue_after`, logged at DEBUG.
@@ -117,7 +120,7 @@ impl ReconcileError {
         match self {
             Self::Domain(e) => e.retry(),
             Self::Flush(e) => e.retry(),
-            Self::Finalizer(_) => Retry::Backoff,
+            Self::Finalizer(_) | Self::Reread(_) => Retry::Backoff,
             Self::Waiting(w) => Retry::After(w.recheck_after),
         }
     }
@@ -344,6 +347,14 @@ where
 
 /// Runs `reconcile` for `object` inside kube-runtime's finalizer helper (the helper adds
 /// `finalizer_name` before the first Apply and removes it after a successful Cleanup).
+///
+/// A cleanup runs on the object as the API server has it now, not as the watch cache
+/// last showed it: the helper's removal patch tests only the finalizer entry, so a cleanup
+/// of a cached copy older than the previous reconcile's status write (the load balancer
+/// id it recorded while creating) would tear nothing down and drop the finalizer: a
+/// leaked load balancer (#22). One GET per cleanup of an object still carrying our
+/// finalizer; a reconcile of the same object never runs concurrently, so the previous
+/// reconcile's flush is visible to it.
 async fn through_finalizer<K, F>(
     api: &Api<K>,
     finalizer_name: &'static str,
@@ -354,6 +365,22 @@ where
     K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
     F: FnOnce(Arc<K>) -> BoxFuture<'static, Result<Action, ReconcileError>>,
 {
+    let meta = object.meta();
+    let ours = meta
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|f| f == finalizer_name));
+    let object = if meta.deletion_timestamp.is_some() && ours {
+        let name = meta.name.clone().unwrap_or_default();
+        match api.get_opt(&name).await {
+            Ok(Some(fresh)) => Arc::new(fresh),
+            // Gone already: nothing holds it any more.
+            Ok(None) => return Ok(Action::await_change()),
+            Err(e) => return Err(ReconcileError::Reread(e.to_string())),
+        }
+    } else {
+        object
+    };
     finalizer::finalizer(api, finalizer_name, object, |event| match event {
         FinalizerEvent::Apply(o) | FinalizerEvent::Cleanup(o) => reconcile(o),
     })
