@@ -1,6 +1,7 @@
 //! The reconcile engine shared by the three controllers: ports per reconcile with exactly
-//! one batch flush, finalizers through kube-runtime's `finalizer` helper, a lock per load
-//! balancer, the error policy, metrics and a tracing span per object key.
+//! one batch flush, finalizers owned by kube-runtime's `finalizer` helper (the use cases
+//! never touch them; a cleanup runs on the object re-read from the API server), a lock
+//! per load balancer, the error policy, metrics and a tracing span per object key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,11 +16,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
-use vlb_domain::model::{
-    LoadBalancerConfigSpec, LoadBalancerConfigView, NodeSecurityGroupSpec, ObjectKey,
-    ObjectRef as DomainRef, ServiceView,
-};
-use vlb_domain::ports::{DesiredMeta, ObjectWriter};
+use vlb_domain::model::{LoadBalancerConfigView, ObjectKey, ObjectRef as DomainRef, ServiceView};
 use vlb_domain::usecase::{self, Config, Deps, Waiting, lbc, nsg, service};
 use vlb_domain::{ClusterError, DomainError, Retry};
 use vlb_k8s_adapter::reader::{lbc_view, nsg_view};
@@ -49,9 +46,18 @@ pub struct Scope {
 }
 
 /// Builds the ports of each reconcile (the adapters' wiring).
+#[async_trait]
 pub trait Wiring: Send + Sync {
     /// Ports with a fresh per-reconcile batch.
     fn scope(&self) -> Scope;
+
+    /// Drops `finalizer` from `target` outside kube-runtime's helper (a Service that no
+    /// longer wants a load balancer, cleaned up without being deleted).
+    async fn remove_finalizer(
+        &self,
+        target: &DomainRef,
+        finalizer: &str,
+    ) -> Result<(), ClusterError>;
 }
 
 /// The production wiring: the Kubernetes adapter (reader over the shared stores, writer,
@@ -69,7 +75,16 @@ pub struct AdapterWiring {
     pub batcher: vlb_batch::Batcher,
 }
 
+#[async_trait]
 impl Wiring for AdapterWiring {
+    async fn remove_finalizer(
+        &self,
+        target: &DomainRef,
+        finalizer: &str,
+    ) -> Result<(), ClusterError> {
+        self.writer.remove_finalizer(target, finalizer).await
+    }
+
     fn scope(&self) -> Scope {
         let batch = KubeBatch::new(self.batcher.fresh());
         let cloud = Arc::new(self.cloud.clone());
@@ -260,82 +275,14 @@ impl Context {
     }
 }
 
-/// An [`ObjectWriter`] for a reconcile run inside kube-runtime's finalizer helper: the
-/// helper owns `finalizer` on `target`, so the use case's own calls for it are no-ops.
-struct HelperOwnedFinalizer {
-    inner: Arc<dyn ObjectWriter>,
-    target: DomainRef,
-    finalizer: &'static str,
-}
-
-impl HelperOwnedFinalizer {
-    fn owned(&self, target: &DomainRef, finalizer: &str) -> bool {
-        finalizer == self.finalizer
-            && target.kind == self.target.kind
-            && target.key == self.target.key
-    }
-}
-
-#[async_trait]
-impl ObjectWriter for HelperOwnedFinalizer {
-    async fn apply_lbc(
-        &self,
-        meta: &DesiredMeta,
-        spec: &LoadBalancerConfigSpec,
-    ) -> Result<(), ClusterError> {
-        self.inner.apply_lbc(meta, spec).await
-    }
-    async fn apply_nsg(
-        &self,
-        meta: &DesiredMeta,
-        spec: &NodeSecurityGroupSpec,
-    ) -> Result<(), ClusterError> {
-        self.inner.apply_nsg(meta, spec).await
-    }
-    async fn delete_lbc(&self, key: &ObjectKey) -> Result<(), ClusterError> {
-        self.inner.delete_lbc(key).await
-    }
-    async fn delete_nsg(&self, key: &ObjectKey) -> Result<(), ClusterError> {
-        self.inner.delete_nsg(key).await
-    }
-    async fn add_finalizer(&self, target: &DomainRef, finalizer: &str) -> Result<(), ClusterError> {
-        if self.owned(target, finalizer) {
-            return Ok(());
-        }
-        self.inner.add_finalizer(target, finalizer).await
-    }
-    async fn remove_finalizer(
-        &self,
-        target: &DomainRef,
-        finalizer: &str,
-    ) -> Result<(), ClusterError> {
-        if self.owned(target, finalizer) {
-            return Ok(());
-        }
-        self.inner.remove_finalizer(target, finalizer).await
-    }
-}
-
 /// Runs `work` with the ports of one reconcile, then flushes its batch exactly once (also
-/// after an error: partial progress is recorded). With `helper`, the finalizer of that
-/// object is left to kube-runtime's helper.
-pub async fn with_scope<T, F, Fut>(
-    wiring: &dyn Wiring,
-    helper: Option<(DomainRef, &'static str)>,
-    work: F,
-) -> Result<T, ReconcileError>
+/// after an error: partial progress is recorded).
+pub async fn with_scope<T, F, Fut>(wiring: &dyn Wiring, work: F) -> Result<T, ReconcileError>
 where
     F: FnOnce(Deps) -> Fut,
     Fut: std::future::Future<Output = Result<T, DomainError>>,
 {
-    let Scope { mut deps, flush } = wiring.scope();
-    if let Some((target, finalizer)) = helper {
-        deps.writer = Arc::new(HelperOwnedFinalizer {
-            inner: deps.writer.clone(),
-            target,
-            finalizer,
-        });
-    }
+    let Scope { deps, flush } = wiring.scope();
     let outcome = work(deps).await;
     let flushed = flush().await;
     match (outcome, flushed) {
@@ -466,10 +413,16 @@ pub async fn reconcile_service(
         let helper_owned = wants_lb || (view.deleting && has_finalizer && ours);
         if !helper_owned {
             let (config, view) = (&c.config, &view);
-            let outcome = with_scope(c.wiring.as_ref(), None, |deps| async move {
+            let outcome = with_scope(c.wiring.as_ref(), |deps| async move {
                 service::reconcile_service(&deps, config, view).await
             })
             .await?;
+            if has_finalizer && outcome == service::ServiceOutcome::Removed {
+                c.wiring
+                    .remove_finalizer(&view.object_ref(), usecase::SERVICE_FINALIZER)
+                    .await
+                    .map_err(|e| ReconcileError::Finalizer(e.to_string()))?;
+            }
             return Ok(if ours || outcome.waiting().is_some() {
                 c.after(outcome.waiting())
             } else {
@@ -482,9 +435,8 @@ pub async fn reconcile_service(
         through_finalizer(&api, usecase::SERVICE_FINALIZER, svc, move |obj| {
             Box::pin(async move {
                 let view: ServiceView = crate::views::service_view(&obj);
-                let helper = Some((view.object_ref(), usecase::SERVICE_FINALIZER));
                 let (config, view) = (&inner.config, &view);
-                let outcome = with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                let outcome = with_scope(inner.wiring.as_ref(), |deps| async move {
                     service::reconcile_service(&deps, config, view).await
                 })
                 .await?;
@@ -529,14 +481,8 @@ pub async fn reconcile_lbc(
         through_finalizer(&api, usecase::LBC_FINALIZER, obj, move |o| {
             Box::pin(async move {
                 let v = view(&o);
-                let target = DomainRef {
-                    kind: vlb_domain::model::ObjectKind::LoadBalancerConfig,
-                    key: v.meta.key.clone(),
-                    uid: Some(v.meta.uid.clone()),
-                };
-                let helper = Some((target, usecase::LBC_FINALIZER));
                 let (config, v) = (&inner.config, &v);
-                let outcome = with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                let outcome = with_scope(inner.wiring.as_ref(), |deps| async move {
                     let result = if v.meta.deleting {
                         lbc::finalize_lbc(&deps, config, v)
                             .await
@@ -589,14 +535,8 @@ pub async fn reconcile_nsg(
         through_finalizer(&api, usecase::NSG_FINALIZER, obj, move |o| {
             Box::pin(async move {
                 let v = view(&o);
-                let target = DomainRef {
-                    kind: vlb_domain::model::ObjectKind::NodeSecurityGroup,
-                    key: v.meta.key.clone(),
-                    uid: Some(v.meta.uid.clone()),
-                };
-                let helper = Some((target, usecase::NSG_FINALIZER));
                 let (config, v) = (&inner.config, &v);
-                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                with_scope(inner.wiring.as_ref(), |deps| async move {
                     if v.meta.deleting {
                         nsg::finalize_nsg(&deps, v).await
                     } else {

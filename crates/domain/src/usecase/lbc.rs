@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Config, Deps, LBC_FINALIZER, Outcome};
+use super::{Config, Deps, Outcome};
 use crate::error::{BUSY_RETRY, CloudError, ClusterError, DomainError};
 use crate::model::condition::{
     self, ANNOTATIONS_VALID, REASON_FAILED, REASON_PORT_CONFLICT, REASON_PROVISIONING,
@@ -546,11 +546,6 @@ pub async fn reconcile_lbc(
     if lbc.meta.deleting {
         return finalize_lbc(deps, cfg, lbc).await.map(|()| Outcome::done());
     }
-    if !lbc.meta.finalizers.iter().any(|f| f == LBC_FINALIZER) {
-        deps.writer
-            .add_finalizer(&object_ref(lbc), LBC_FINALIZER)
-            .await?;
-    }
     let generation = lbc.meta.generation;
     let mut status = lbc.status.clone();
     status.observed_generation = Some(generation);
@@ -739,8 +734,8 @@ async fn converge(
     Ok(Progress::Deployed(plan.conflicts))
 }
 
-/// Finalizes an LBC: tears down only what it created (already gone is success), then
-/// removes its finalizer.
+/// Finalizes an LBC: tears down only what it created (already gone is success). `Ok`
+/// lets the engine drop the finalizer; an error keeps it.
 pub async fn finalize_lbc(
     deps: &Deps,
     cfg: &Config,
@@ -765,9 +760,6 @@ pub async fn finalize_lbc(
         return Err(e);
     }
     queue_status(deps, lbc, status);
-    deps.writer
-        .remove_finalizer(&object_ref(lbc), LBC_FINALIZER)
-        .await?;
     Ok(())
 }
 

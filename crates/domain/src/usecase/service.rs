@@ -122,9 +122,6 @@ pub async fn reconcile_service(
     if !settings.enable_load_balancer {
         return remove(deps, svc).await;
     }
-    deps.writer
-        .add_finalizer(&svc.object_ref(), SERVICE_FINALIZER)
-        .await?;
 
     let nodes = deps.reader.list_nodes().await?;
     let selected = members::select_nodes(&nodes, &settings.target_node_labels);
@@ -230,9 +227,6 @@ async fn remove(deps: &Deps, svc: &ServiceView) -> Result<ServiceOutcome, Domain
             changed
         }),
     );
-    deps.writer
-        .remove_finalizer(&svc.object_ref(), SERVICE_FINALIZER)
-        .await?;
     Ok(ServiceOutcome::Removed)
 }
 

@@ -188,10 +188,6 @@ async fn service_applies_lbc_and_nsg_and_copies_the_address() {
         .expect_list_nodes()
         .returning(|| Ok(vec![node("b", "10.0.0.2"), node("a", "10.0.0.1")]));
     expect_placement(&mut m);
-    m.writer
-        .expect_add_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let applied = Arc::new(Mutex::new(None));
     let a = applied.clone();
     m.writer
@@ -286,7 +282,6 @@ async fn deployed_load_balancer_keeps_its_subnet_when_the_node_it_was_taken_from
         .expect_list_nodes()
         .returning(|| Ok(vec![node("b", "10.0.1.2")]));
     expect_placement(&mut m);
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.reader.expect_get_lbc().returning(|_| {
         Ok(Some(LoadBalancerConfigView {
             status: LoadBalancerConfigStatus {
@@ -322,7 +317,6 @@ async fn service_cluster_error_is_returned_with_backoff() {
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
     expect_placement(&mut m);
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.writer
         .expect_apply_lbc()
         .returning(|_, _| Err(ClusterError::Conflict("apply".into())));
@@ -344,7 +338,6 @@ async fn service_cloud_rate_limit_reading_the_node_server_keeps_its_delay() {
     m.reader
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.net.expect_get_server().returning(|_| {
         Err(CloudError::RateLimited {
             retry_after: Duration::from_secs(20),
@@ -362,7 +355,6 @@ async fn service_without_nodes_is_not_ready() {
     let mut m = Mocks::new();
     m.reader.expect_get_lbc().returning(|_| Ok(None));
     m.reader.expect_list_nodes().returning(|| Ok(vec![]));
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let err = reconcile_service(&deps, &cfg(), &service(&[]))
         .await
@@ -371,18 +363,11 @@ async fn service_without_nodes_is_not_ready() {
 }
 
 #[tokio::test]
-async fn deleted_service_deletes_children_then_its_finalizer() {
+async fn deleted_service_deletes_children_and_is_removed() {
     let mut m = Mocks::new();
     m.writer.expect_delete_lbc().times(1).returning(|_| Ok(()));
     m.writer.expect_delete_nsg().times(1).returning(|_| Ok(()));
     m.reader.expect_get_lbc().returning(|_| Ok(None));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, f| {
-            assert_eq!(f, SERVICE_FINALIZER);
-            Ok(())
-        });
     let (deps, _) = m.deps();
     let mut svc = service(&[]);
     svc.deleting = true;
@@ -800,7 +785,7 @@ async fn pending_load_balancer_is_waited_for_as_provisioning_without_a_warning()
 }
 
 #[tokio::test]
-async fn finalize_deletes_the_own_load_balancer_and_removes_the_finalizer() {
+async fn finalize_deletes_the_own_load_balancer_and_lets_the_finalizer_go() {
     let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
     let (obs, status) = deployed(&spec);
     let id = obs.lb.id.clone();
@@ -816,10 +801,6 @@ async fn finalize_deletes_the_own_load_balancer_and_removes_the_finalizer() {
             assert_eq!(got, id);
             Ok(())
         });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let mut v = lbc_view(spec, status);
     v.meta.deleting = true;
@@ -832,10 +813,6 @@ async fn finalize_when_the_load_balancer_is_already_gone_succeeds() {
     m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
     m.lb.expect_get_load_balancer()
         .returning(|id| Err(CloudError::not_found("load balancer", id)));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let status = LoadBalancerConfigStatus {
         load_balancer_id: Some("lb-gone".into()),
@@ -885,10 +862,6 @@ async fn finalize_on_a_shared_load_balancer_deletes_only_its_own_listener_and_po
         assert!(!t.contains_key(crate::tags::CLUSTER_IDS));
         Ok(())
     });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     finalize_lbc(&deps, &cfg(), &lbc_view(spec, status))
         .await
@@ -1337,7 +1310,7 @@ async fn nsg_one_failing_server_does_not_block_the_others() {
 }
 
 #[tokio::test]
-async fn finalize_nsg_detaches_deletes_the_group_and_removes_the_finalizer() {
+async fn finalize_nsg_detaches_deletes_the_group_and_lets_the_finalizer_go() {
     let mut m = Mocks::new();
     // Server "ins-a" is both recorded and a node's: it is written once.
     m.reader
@@ -1358,10 +1331,6 @@ async fn finalize_nsg_detaches_deletes_the_group_and_removes_the_finalizer() {
         .expect_delete_security_group()
         .times(1)
         .returning(|id| Err(CloudError::not_found("security group", id)));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let status = NodeSecurityGroupStatus {
         managed_security_group: ManagedSecurityGroupStatus {
@@ -1581,10 +1550,6 @@ async fn finalize_detaches_the_managed_group_from_every_nodes_server_then_delete
             assert_eq!(w.lock().unwrap().len(), 2, "deleted after the detaches");
             Ok(())
         });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let mut v = nsg_view(managed_only_spec(), known_group());
     v.meta.deleting = true;
@@ -1610,10 +1575,6 @@ async fn finalize_removes_recorded_extra_groups_and_the_managed_group_in_one_wri
         .expect_delete_security_group()
         .times(1)
         .returning(|_| Ok(()));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     // Only server "ins-a" records the extra group: "ins-b" keeps it.
     let mut status = known_group();
@@ -1893,10 +1854,6 @@ async fn finalize_keeps_cluster_tags_while_another_lbc_uses_the_load_balancer() 
         .returning(|_, _| Ok(()));
     m.lb.expect_delete_pool().times(1).returning(|_, _| Ok(()));
     // No put_tags and no delete_load_balancer expected.
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     finalize_lbc(&deps, &cfg(), &mine).await.unwrap();
     assert_eq!(
@@ -2085,7 +2042,6 @@ fn expect_service_apply(m: &mut Mocks) {
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
     expect_placement(m);
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.writer
         .expect_apply_lbc()
         .times(1)
@@ -2400,10 +2356,6 @@ async fn finalize_deletes_the_load_balancer_then_the_imported_certificates() {
                 Ok(())
             }
         });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, seen) = m.deps();
     finalize_lbc(&deps, &cfg(), &lbc_view(spec, status))
         .await
@@ -2427,10 +2379,6 @@ async fn finalize_without_a_load_balancer_still_deletes_imported_certificates() 
     m.lb.expect_delete_certificate()
         .times(1)
         .returning(|_| Ok(()));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     finalize_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), status))
         .await
@@ -2501,7 +2449,6 @@ async fn service_reconcile_returns_each_cloud_error_class_with_its_retry() {
         m.reader
             .expect_list_nodes()
             .returning(|| Ok(vec![node("a", "10.0.0.1")]));
-        m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
         let e = error.clone();
         m.net.expect_get_server().returning(move |_| Err(e.clone()));
         // No LBC or NSG is applied on error.
@@ -2523,7 +2470,6 @@ async fn service_reconcile_returns_each_cluster_error_class_with_its_retry() {
             .expect_list_nodes()
             .returning(|| Ok(vec![node("a", "10.0.0.1")]));
         expect_placement(&mut m);
-        m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
         let e = error.clone();
         m.writer
             .expect_apply_lbc()
@@ -2581,19 +2527,6 @@ async fn lbc_reconcile_returns_each_cluster_error_class_with_its_retry() {
 }
 
 #[tokio::test]
-async fn lbc_adding_its_finalizer_forbidden_is_not_retried() {
-    let mut m = Mocks::new();
-    m.writer
-        .expect_add_finalizer()
-        .returning(|_, _| Err(ClusterError::Forbidden("rbac".into())));
-    let (deps, _) = m.deps();
-    let mut v = lbc_view(lbc_spec(&[]), Default::default());
-    v.meta.finalizers.clear();
-    let err = reconcile_lbc(&deps, &cfg(), &v).await.unwrap_err();
-    assert_eq!(err.retry(), Retry::Never);
-}
-
-#[tokio::test]
 async fn redundant_pool_still_in_use_is_retried_with_backoff_after_its_listener_went() {
     let spec = lbc_spec(&[(80, ListenerProtocol::Tcp), (81, ListenerProtocol::Tcp)]);
     let (obs, mut status) = deployed(&spec);
@@ -2638,10 +2571,6 @@ async fn finalize_lbc_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
         m.lb.expect_delete_load_balancer()
             .returning(move |_| Err(e.clone()));
         let gone = error.is_not_found();
-        m.writer
-            .expect_remove_finalizer()
-            .times(usize::from(gone))
-            .returning(|_, _| Ok(()));
         let (deps, _) = m.deps();
         let result = finalize_lbc(&deps, &cfg(), &lbc_view(spec, status)).await;
         if gone {
@@ -2651,24 +2580,6 @@ async fn finalize_lbc_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
             assert_eq!(err, DomainError::Cloud(error.clone()));
             assert_eq!(err.retry(), error.retry(), "{error}");
         }
-    }
-}
-
-#[tokio::test]
-async fn finalize_lbc_returns_each_cluster_error_class_removing_its_finalizer() {
-    for error in cluster_errors() {
-        let mut m = Mocks::new();
-        m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
-        let e = error.clone();
-        m.writer
-            .expect_remove_finalizer()
-            .returning(move |_, _| Err(e.clone()));
-        let (deps, _) = m.deps();
-        let err = finalize_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(err, DomainError::Cluster(error.clone()));
-        assert_eq!(err.retry(), error.retry(), "{error}");
     }
 }
 
@@ -2723,23 +2634,6 @@ async fn nsg_rule_that_already_exists_is_success() {
 }
 
 #[tokio::test]
-async fn nsg_reconcile_returns_each_cluster_error_class_with_its_retry() {
-    for error in cluster_errors() {
-        let mut m = Mocks::new();
-        let e = error.clone();
-        m.writer
-            .expect_add_finalizer()
-            .returning(move |_, _| Err(e.clone()));
-        let (deps, _) = m.deps();
-        let mut v = nsg_view(nsg_spec(), Default::default());
-        v.meta.finalizers.clear();
-        let err = reconcile_nsg(&deps, &cfg(), &v).await.unwrap_err();
-        assert_eq!(err, DomainError::Cluster(error.clone()));
-        assert_eq!(err.retry(), error.retry(), "{error}");
-    }
-}
-
-#[tokio::test]
 async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_found() {
     for error in cloud_errors() {
         let mut m = Mocks::new();
@@ -2749,10 +2643,6 @@ async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
             .returning(move |_| Err(e.clone()));
         m.reader.expect_list_nodes().returning(|| Ok(vec![]));
         let gone = error.is_not_found();
-        m.writer
-            .expect_remove_finalizer()
-            .times(usize::from(gone))
-            .returning(|_, _| Ok(()));
         let (deps, _) = m.deps();
         let status = NodeSecurityGroupStatus {
             managed_security_group: ManagedSecurityGroupStatus {
@@ -2769,23 +2659,6 @@ async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
             assert_eq!(err, DomainError::Cloud(error.clone()));
             assert_eq!(err.retry(), error.retry(), "{error}");
         }
-    }
-}
-
-#[tokio::test]
-async fn finalize_nsg_returns_each_cluster_error_class_with_its_retry() {
-    for error in cluster_errors() {
-        let mut m = Mocks::new();
-        let e = error.clone();
-        m.writer
-            .expect_remove_finalizer()
-            .returning(move |_, _| Err(e.clone()));
-        let (deps, _) = m.deps();
-        let err = finalize_nsg(&deps, &nsg_view(nsg_spec(), Default::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(err, DomainError::Cluster(error.clone()));
-        assert_eq!(err.retry(), error.retry(), "{error}");
     }
 }
 
