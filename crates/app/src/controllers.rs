@@ -292,6 +292,16 @@ where
     }
 }
 
+/// What kube-runtime's finalizer helper asks of a reconcile: the one place deletion is
+/// decided (the use cases never check it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Converge the object (the helper added the finalizer first).
+    Apply,
+    /// The object is being deleted: tear down what it owns; `Ok` drops the finalizer.
+    Cleanup,
+}
+
 /// Runs `reconcile` for `object` inside kube-runtime's finalizer helper (the helper adds
 /// `finalizer_name` before the first Apply and removes it after a successful Cleanup).
 ///
@@ -310,7 +320,7 @@ async fn through_finalizer<K, F>(
 ) -> Result<Action, ReconcileError>
 where
     K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
-    F: FnOnce(Arc<K>) -> BoxFuture<'static, Result<Action, ReconcileError>>,
+    F: FnOnce(Phase, Arc<K>) -> BoxFuture<'static, Result<Action, ReconcileError>>,
 {
     let meta = object.meta();
     let ours = meta
@@ -329,7 +339,8 @@ where
         object
     };
     finalizer::finalizer(api, finalizer_name, object, |event| match event {
-        FinalizerEvent::Apply(o) | FinalizerEvent::Cleanup(o) => reconcile(o),
+        FinalizerEvent::Apply(o) => reconcile(Phase::Apply, o),
+        FinalizerEvent::Cleanup(o) => reconcile(Phase::Cleanup, o),
     })
     .await
     .map_err(ReconcileError::from_finalizer)
@@ -432,7 +443,7 @@ pub async fn reconcile_service(
         let api: Api<k8s_openapi::api::core::v1::Service> =
             Api::namespaced(c.client.clone(), &view.namespace);
         let inner = c.clone();
-        through_finalizer(&api, usecase::SERVICE_FINALIZER, svc, move |obj| {
+        through_finalizer(&api, usecase::SERVICE_FINALIZER, svc, move |phase, obj| {
             Box::pin(async move {
                 let view: ServiceView = crate::views::service_view(&obj);
                 let (config, view) = (&inner.config, &view);
@@ -440,7 +451,7 @@ pub async fn reconcile_service(
                     service::reconcile_service(&deps, config, view).await
                 })
                 .await?;
-                inner.after_in_helper(view.deleting, outcome.waiting())
+                inner.after_in_helper(phase == Phase::Cleanup, outcome.waiting())
             })
         })
         .await
@@ -478,12 +489,12 @@ pub async fn reconcile_lbc(
         let _locks = c.locks.lock_all(&lock_keys(&v)).await;
         let api: Api<LoadBalancerConfig> = Api::namespaced(c.client.clone(), &key.namespace);
         let inner = c.clone();
-        through_finalizer(&api, usecase::LBC_FINALIZER, obj, move |o| {
+        through_finalizer(&api, usecase::LBC_FINALIZER, obj, move |phase, o| {
             Box::pin(async move {
                 let v = view(&o);
                 let (config, v) = (&inner.config, &v);
                 let outcome = with_scope(inner.wiring.as_ref(), |deps| async move {
-                    let result = if v.meta.deleting {
+                    let result = if phase == Phase::Cleanup {
                         lbc::finalize_lbc(&deps, config, v)
                             .await
                             .map(|()| usecase::Outcome::done())
@@ -503,7 +514,7 @@ pub async fn reconcile_lbc(
                     result
                 })
                 .await?;
-                inner.after_in_helper(v.meta.deleting, outcome.waiting.as_ref())
+                inner.after_in_helper(phase == Phase::Cleanup, outcome.waiting.as_ref())
             })
         })
         .await
@@ -532,12 +543,12 @@ pub async fn reconcile_nsg(
         let _servers = c.locks.lock(NODE_SERVERS_LOCK).await;
         let api: Api<NodeSecurityGroup> = Api::namespaced(c.client.clone(), &namespace);
         let inner = c.clone();
-        through_finalizer(&api, usecase::NSG_FINALIZER, obj, move |o| {
+        through_finalizer(&api, usecase::NSG_FINALIZER, obj, move |phase, o| {
             Box::pin(async move {
                 let v = view(&o);
                 let (config, v) = (&inner.config, &v);
                 with_scope(inner.wiring.as_ref(), |deps| async move {
-                    if v.meta.deleting {
+                    if phase == Phase::Cleanup {
                         nsg::finalize_nsg(&deps, v).await
                     } else {
                         nsg::reconcile_nsg(&deps, config, v).await

@@ -534,7 +534,8 @@ fn queue_status(deps: &Deps, lbc: &LoadBalancerConfigView, mut status: LoadBalan
     );
 }
 
-/// Reconciles an LBC (finalizes it when it is being deleted). A load balancer the cloud
+/// Reconciles an LBC (the engine calls [`finalize_lbc`] instead once it is being
+/// deleted). A load balancer the cloud
 /// is still working on is waited for: `Ready=False` with reason
 /// [`REASON_PROVISIONING`], no Warning Event, and an [`Outcome`] that says when to look
 /// again.
@@ -543,9 +544,6 @@ pub async fn reconcile_lbc(
     cfg: &Config,
     lbc: &LoadBalancerConfigView,
 ) -> Result<Outcome, DomainError> {
-    if lbc.meta.deleting {
-        return finalize_lbc(deps, cfg, lbc).await.map(|()| Outcome::done());
-    }
     let generation = lbc.meta.generation;
     let mut status = lbc.status.clone();
     status.observed_generation = Some(generation);

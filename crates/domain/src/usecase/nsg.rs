@@ -247,9 +247,6 @@ pub async fn reconcile_nsg(
     nsg: &NodeSecurityGroupView,
 ) -> Result<(), DomainError> {
     let _ = cfg;
-    if nsg.meta.deleting {
-        return finalize_nsg(deps, nsg).await;
-    }
     let generation = nsg.meta.generation;
     let mut status = nsg.status.clone();
     status.observed_generation = generation;

@@ -804,7 +804,7 @@ async fn finalize_deletes_the_own_load_balancer_and_lets_the_finalizer_go() {
     let (deps, _) = m.deps();
     let mut v = lbc_view(spec, status);
     v.meta.deleting = true;
-    reconcile_lbc(&deps, &cfg(), &v).await.unwrap();
+    finalize_lbc(&deps, &cfg(), &v).await.unwrap();
 }
 
 #[tokio::test]
