@@ -25,7 +25,7 @@ use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup};
 
 use crate::locks::KeyedLocks;
 use crate::metrics::{Metrics, ReconcileResult};
-use crate::policy::{self, Backoff};
+use crate::requeue::{self, Backoff};
 
 /// Name of the Service controller (metric label).
 pub const SERVICE: &str = "service";
@@ -92,7 +92,7 @@ impl Wiring for AdapterWiring {
             lb: cloud.clone(),
             net: cloud,
             reader: Arc::new(self.reader.clone()),
-            writer: Arc::new(crate::unchanged::SkipUnchangedApplies::new(
+            writer: Arc::new(crate::skip_unchanged::SkipUnchangedApplies::new(
                 Arc::new(self.writer.clone()),
                 self.reader.stores().clone(),
             )),
@@ -268,7 +268,7 @@ impl Context {
             *n = n.saturating_add(1);
             *n
         };
-        match policy::requeue_after(e.retry(), failures, &self.settings.backoff) {
+        match requeue::requeue_after(e.retry(), failures, &self.settings.backoff) {
             Some(d) => Action::requeue(d),
             None => Action::await_change(),
         }

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn demo(client: kube::Client, cloud: vlb_cloud_adapter::CloudConfig)
-//! # -> Result<(), vlb_app::app::AppError> {
+//! # -> Result<(), vlb_app::commands::AppError> {
 //! use vlb_app::embedded::{Operator, OperatorConfig};
 //! let operator = Operator::start(client, OperatorConfig::new("c1", cloud)).await?;
 //! assert!(operator.metrics_text().contains("controller_runtime_reconcile"));
@@ -22,13 +22,13 @@ use tokio_util::sync::CancellationToken;
 use vlb_cloud_adapter::{CloudConfig, VngCloudClient};
 use vlb_k8s_adapter::{KubeEventSink, KubeReader, KubeWriter};
 
-use crate::app::AppError;
+use crate::commands::AppError;
 use crate::controllers::{AdapterWiring, Context, Settings};
 use crate::leader::{Leadership, LeaseSettings};
 use crate::metrics::Metrics;
 use crate::operator::{self, RunOptions};
-use crate::ops::Readiness;
-use crate::policy::Backoff;
+use crate::probes::Readiness;
+use crate::requeue::Backoff;
 use crate::watches::Watches;
 
 /// Everything an [`Operator`] needs besides its Kubernetes client.

@@ -32,21 +32,21 @@
 //!
 //! Modules: [`cli`] (flags), [`logging`], [`credentials`] (mounted Secret, redacted),
 //! [`metrics`] (controller-runtime names), [`kube_metrics`] (Kubernetes call counters),
-//! [`ops`] (probe server), [`shutdown`], [`leader`] (lease), [`policy`] (error classes →
-//! requeue), [`locks`] (serialised deployments per load balancer), [`views`] (watched
+//! [`probes`] (metrics and probe server), [`shutdown`], [`leader`] (lease), [`requeue`]
+//! (error classes → when to reconcile again), [`locks`] (serialised deployments per load balancer), [`views`] (watched
 //! objects → domain views), [`watches`] (one shared watch per kind), [`controllers`] (the
-//! reconcile engine and the adapters' wiring), [`unchanged`] (no-op applies skipped),
+//! reconcile engine and the adapters' wiring), [`skip_unchanged`] (no-op applies skipped),
 //! [`operator`] (the three kube-runtime controllers), [`embedded`] (the operator as a
-//! library: `run`, the demo and the end-to-end tests start it), [`app`] (the `run`,
-//! `manifests`, `install` and `uninstall` subcommands).
+//! library: `run`, the demo and the end-to-end tests start it), [`commands`] (the
+//! `run`, `manifests`, `install` and `uninstall` subcommands).
 //!
 //! Exit codes: 0 success, 1 failure (Kubernetes, cloud), 2 bad
 //! configuration.
 
 use std::process::ExitCode;
 
-pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod controllers;
 pub mod credentials;
 pub mod embedded;
@@ -56,15 +56,15 @@ pub mod locks;
 pub mod logging;
 pub mod metrics;
 pub mod operator;
-pub mod ops;
-pub mod policy;
+pub mod probes;
+pub mod requeue;
 pub mod shutdown;
-pub mod unchanged;
+pub mod skip_unchanged;
 pub mod views;
 pub mod watches;
 
-use app::AppError;
 use cli::{Cli, Command};
+use commands::AppError;
 
 /// Runs the CLI; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
@@ -97,10 +97,10 @@ pub fn version() -> String {
 async fn dispatch(command: Command) -> ExitCode {
     let result = match command {
         Command::Version => Ok(()),
-        Command::Run(args) => app::run(&args, shutdown::on_signal()).await,
-        Command::Manifests(args) => app::manifests_yaml(&args).map(|yaml| print!("{yaml}")),
-        Command::Install(args) => app::install(&args, false).await,
-        Command::Uninstall(args) => app::install(&args, true).await,
+        Command::Run(args) => commands::run(&args, shutdown::on_signal()).await,
+        Command::Manifests(args) => commands::manifests_yaml(&args).map(|yaml| print!("{yaml}")),
+        Command::Install(args) => commands::install(&args, false).await,
+        Command::Uninstall(args) => commands::install(&args, true).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,7 +31,7 @@ use vlb_k8s_adapter::manifests::{InstallOptions, Manifest, ManifestOptions, Rank
 use vlb_kube_emulator::{EmulatorConfig as KubeEmulatorConfig, KubeEmulator};
 use vlb_vngcloud_emulator::VngEmulator;
 
-use vlb_app::app::AppError;
+use vlb_app::commands::AppError;
 use vlb_app::embedded::{Operator, OperatorConfig};
 use vlb_cloud_adapter::CloudConfig;
 

@@ -1,5 +1,6 @@
-//! The `run` subcommand: probes and metrics server, leader election, the controllers,
-//! graceful shutdown.
+//! The subcommands besides `version`: `run` (probes and metrics server, leader election,
+//! the controllers, graceful shutdown), `manifests`, `install`, `uninstall`, and the
+//! error they end with ([`AppError`], mapped to the exit code).
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{KubeArgs, RunArgs};
 use crate::embedded::{Operator, OperatorConfig};
 use crate::metrics::Metrics;
-use crate::ops::{self, OpsState, Readiness};
+use crate::probes::{self, OpsState, Readiness};
 
 /// Error of a subcommand.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +156,7 @@ pub async fn run(args: &RunArgs, shutdown: CancellationToken) -> Result<(), AppE
         readiness: readiness.clone(),
     };
     let server_stop = CancellationToken::new();
-    let (addr, server) = ops::bind(args.metrics_address, state, server_stop.clone()).await?;
+    let (addr, server) = probes::bind(args.metrics_address, state, server_stop.clone()).await?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
     let server = tokio::spawn(server);
 
