@@ -1,6 +1,9 @@
 //! Use cases: reconcile a Service, reconcile and finalize a LoadBalancerConfig, reconcile
-//! and finalize a NodeSecurityGroup. Each takes its ports through [`Deps`] and returns a
-//! [`DomainError`](crate::DomainError) that says whether and when to retry.
+//! and finalize a NodeSecurityGroup. Each takes its ports through [`Deps`] and returns
+//! what it did and what it waits for ([`Outcome`], [`service::ServiceOutcome`]), or a
+//! [`DomainError`](crate::DomainError) that says whether and when to retry. None of them
+//! touches a finalizer: the engine (kube-runtime's finalizer helper) owns them and
+//! decides between reconcile and finalize.
 
 use std::sync::Arc;
 use std::time::Duration;
