@@ -746,3 +746,61 @@ async fn disabling_the_load_balancer_deletes_it_and_clears_the_service_status() 
     assert!(h.lbc("web").await.is_none());
 }
 }
+
+vlb_tests::e2e! {
+// #22 item 1 / #15: a Service deleted while its load balancer is being created leaves no
+// load balancer behind. The create records the id in the LBC's status; the LBC's cleanup
+// must see that record (it reads the LBC afresh, not the watch cache that may still lack
+// it) before its finalizer goes. Three rounds: the cache lag the leak needed is a race.
+async fn deleting_a_service_while_its_load_balancer_is_created_leaks_nothing() {
+    use vlb_vngcloud_emulator::{Fault, FaultKind};
+    let h = Harness::start("delete-while-creating").await;
+    for round in 0..3 {
+        let name = format!("web-{round}");
+        h.control().add_fault(Fault::new(
+            "POST",
+            LOAD_BALANCERS,
+            FaultKind::Latency { ms: 1500 },
+            1,
+        ));
+        h.create_service(&web(&name)).await;
+        // The create is in flight once the LBC exists without a recorded load balancer.
+        wait_for(format!("LBC {name} applied"), DEADLINE, || async {
+            match h.lbc(&name).await {
+                Some(l)
+                    if l.status
+                        .as_ref()
+                        .and_then(|s| s.load_balancer_id.clone())
+                        .is_none() =>
+                {
+                    Ok(())
+                }
+                other => Err(format!("{:?}", other.map(|l| l.status))),
+            }
+        })
+        .await;
+        h.delete_service(&name).await;
+        h.wait_service_gone(&name).await;
+        let lb_name = h.default_lb_name(&name);
+        let control = h.control();
+        wait_until(
+            format!("round {round}: the load balancer {lb_name} deleted"),
+            DEADLINE,
+            || {
+                let left: Vec<_> = control
+                    .load_balancers_named(&lb_name)
+                    .into_iter()
+                    .filter(|lb| lb.phase != LbPhase::Deleting)
+                    .map(|lb| format!("{} {:?}", lb.id, lb.phase))
+                    .collect();
+                if left.is_empty() {
+                    Ok(())
+                } else {
+                    Err(left.join(", "))
+                }
+            },
+        )
+        .await;
+    }
+}
+}

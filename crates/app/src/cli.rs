@@ -24,9 +24,6 @@ pub enum Command {
     /// Run the operator: watch Services, LoadBalancerConfigs and NodeSecurityGroups and
     /// converge the VNGCloud load balancers (only the elected leader reconciles).
     Run(Box<RunArgs>),
-    /// Start a Kubernetes emulator and a VNGCloud emulator in-process, run the operator
-    /// against them with sample Services, show a live table, exit 0 once converged.
-    Demo(DemoArgs),
     /// Print the install set (CRDs, RBAC, Deployment) as YAML on standard output.
     Manifests(ManifestsArgs),
     /// Apply the install set to a cluster, in kind order (idempotent).
@@ -195,26 +192,6 @@ impl From<ServiceAddressArg> for vlb_domain::model::ServiceAddress {
             ServiceAddressArg::Ip => Self::Ip,
         }
     }
-}
-
-/// Flags of `demo`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
-    /// Keep the emulators and the operator running after convergence (until Ctrl+C), to
-    /// look around with the printed `kubectl` line.
-    #[arg(long)]
-    pub keep_running: bool,
-    /// Give up (exit 1) when not converged after this long.
-    #[arg(long, visible_alias = "deadline", default_value = "60s", value_parser = parse_duration)]
-    pub timeout: Duration,
-    /// Where to write the kubeconfig of the embedded Kubernetes emulator (default:
-    /// `vlb-demo.kubeconfig` in the temporary directory).
-    #[arg(long)]
-    pub kubeconfig_out: Option<PathBuf>,
-    /// Print the table once at the end instead of redrawing it live (the default when
-    /// standard output is not a terminal).
-    #[arg(long)]
-    pub no_live: bool,
 }
 
 /// Flags of `manifests` (and of `install` / `uninstall`): what the install set contains.

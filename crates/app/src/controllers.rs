@@ -1,6 +1,7 @@
 //! The reconcile engine shared by the three controllers: ports per reconcile with exactly
-//! one batch flush, finalizers through kube-runtime's `finalizer` helper, a lock per load
-//! balancer, the error policy, metrics and a tracing span per object key.
+//! one batch flush, finalizers owned by kube-runtime's `finalizer` helper (the use cases
+//! never touch them; a cleanup runs on the object re-read from the API server), a lock
+//! per load balancer, the error policy, metrics and a tracing span per object key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +16,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
-use vlb_domain::model::{
-    LoadBalancerConfigSpec, LoadBalancerConfigView, NodeSecurityGroupSpec, ObjectKey,
-    ObjectRef as DomainRef, ServiceView,
-};
-use vlb_domain::ports::{DesiredMeta, ObjectWriter};
-use vlb_domain::usecase::{self, Config, Deps, lbc, nsg, service};
+use vlb_domain::model::{LoadBalancerConfigView, ObjectKey, ObjectRef as DomainRef, ServiceView};
+use vlb_domain::usecase::{self, Config, Deps, Waiting, lbc, nsg, service};
 use vlb_domain::{ClusterError, DomainError, Retry};
 use vlb_k8s_adapter::reader::{lbc_view, nsg_view};
 use vlb_k8s_adapter::{KubeBatch, KubeEventSink, KubeReader, KubeWriter};
@@ -28,7 +25,7 @@ use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup};
 
 use crate::locks::KeyedLocks;
 use crate::metrics::{Metrics, ReconcileResult};
-use crate::policy::{self, Backoff};
+use crate::requeue::{self, Backoff};
 
 /// Name of the Service controller (metric label).
 pub const SERVICE: &str = "service";
@@ -49,9 +46,18 @@ pub struct Scope {
 }
 
 /// Builds the ports of each reconcile (the adapters' wiring).
+#[async_trait]
 pub trait Wiring: Send + Sync {
     /// Ports with a fresh per-reconcile batch.
     fn scope(&self) -> Scope;
+
+    /// Drops `finalizer` from `target` outside kube-runtime's helper (a Service that no
+    /// longer wants a load balancer, cleaned up without being deleted).
+    async fn remove_finalizer(
+        &self,
+        target: &DomainRef,
+        finalizer: &str,
+    ) -> Result<(), ClusterError>;
 }
 
 /// The production wiring: the Kubernetes adapter (reader over the shared stores, writer,
@@ -69,7 +75,16 @@ pub struct AdapterWiring {
     pub batcher: vlb_batch::Batcher,
 }
 
+#[async_trait]
 impl Wiring for AdapterWiring {
+    async fn remove_finalizer(
+        &self,
+        target: &DomainRef,
+        finalizer: &str,
+    ) -> Result<(), ClusterError> {
+        self.writer.remove_finalizer(target, finalizer).await
+    }
+
     fn scope(&self) -> Scope {
         let batch = KubeBatch::new(self.batcher.fresh());
         let cloud = Arc::new(self.cloud.clone());
@@ -77,7 +92,7 @@ impl Wiring for AdapterWiring {
             lb: cloud.clone(),
             net: cloud,
             reader: Arc::new(self.reader.clone()),
-            writer: Arc::new(crate::unchanged::SkipUnchangedApplies::new(
+            writer: Arc::new(crate::skip_unchanged::SkipUnchangedApplies::new(
                 Arc::new(self.writer.clone()),
                 self.reader.stores().clone(),
             )),
@@ -104,6 +119,14 @@ pub enum ReconcileError {
     /// Adding or removing the finalizer failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// Reading the object afresh before its cleanup failed (retried with backoff).
+    #[error("reading the object before its cleanup: {0}")]
+    Reread(String),
+    /// A cleanup waits (for the cloud or the cluster): not a failure, but the finalizer
+    /// must stay, and kube-runtime's helper removes it after any cleanup that returns
+    /// `Ok`. Counted as `requeue_after`, logged at DEBUG.
+    #[error("waiting for {}", .0.what)]
+    Waiting(Waiting),
 }
 
 impl ReconcileError {
@@ -112,8 +135,19 @@ impl ReconcileError {
         match self {
             Self::Domain(e) => e.retry(),
             Self::Flush(e) => e.retry(),
-            Self::Finalizer(_) => Retry::Backoff,
+            Self::Finalizer(_) | Self::Reread(_) => Retry::Backoff,
+            Self::Waiting(w) => Retry::After(w.recheck_after),
         }
+    }
+
+    /// The object's input was rejected (invalid annotations or spec, a port another LBC
+    /// holds): the user is told by a Warning Event and the condition, and the operator
+    /// logs it at INFO; nothing failed on the operator's side.
+    pub fn is_rejected_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Domain(DomainError::Invalid(_) | DomainError::Conflict(_))
+        )
     }
 
     fn from_finalizer(e: finalizer::Error<Self>) -> Self {
@@ -179,6 +213,37 @@ impl Context {
         }
     }
 
+    /// The action after a reconcile that did not fail: the drift check, or a recheck when
+    /// it waits for the cloud or the cluster (within `max_advised`, like the delays
+    /// errors name).
+    pub fn after(&self, waiting: Option<&Waiting>) -> Action {
+        match waiting {
+            None => Action::requeue(self.settings.drift_check),
+            Some(w) => {
+                tracing::debug!(waiting_for = %w.what, recheck_after = ?w.recheck_after, "waiting");
+                Action::requeue(
+                    w.recheck_after
+                        .min(self.settings.backoff.max_advised)
+                        .min(self.settings.drift_check),
+                )
+            }
+        }
+    }
+
+    /// [`Context::after`] for a reconcile inside the finalizer helper: a cleanup
+    /// (`deleting`) that waits is [`ReconcileError::Waiting`], so the helper keeps the
+    /// finalizer.
+    pub fn after_in_helper(
+        &self,
+        deleting: bool,
+        waiting: Option<&Waiting>,
+    ) -> Result<Action, ReconcileError> {
+        match waiting {
+            Some(w) if deleting => Err(ReconcileError::Waiting(w.clone())),
+            _ => Ok(self.after(waiting)),
+        }
+    }
+
     /// Forgets the failures of `key` (after a success).
     pub fn reset_failures(&self, controller: &str, key: &ObjectKey) {
         self.failures.lock().remove(&format!("{controller}/{key}"));
@@ -203,89 +268,21 @@ impl Context {
             *n = n.saturating_add(1);
             *n
         };
-        match policy::requeue_after(e.retry(), failures, &self.settings.backoff) {
+        match requeue::requeue_after(e.retry(), failures, &self.settings.backoff) {
             Some(d) => Action::requeue(d),
             None => Action::await_change(),
         }
     }
 }
 
-/// An [`ObjectWriter`] for a reconcile run inside kube-runtime's finalizer helper: the
-/// helper owns `finalizer` on `target`, so the use case's own calls for it are no-ops.
-struct HelperOwnedFinalizer {
-    inner: Arc<dyn ObjectWriter>,
-    target: DomainRef,
-    finalizer: &'static str,
-}
-
-impl HelperOwnedFinalizer {
-    fn owned(&self, target: &DomainRef, finalizer: &str) -> bool {
-        finalizer == self.finalizer
-            && target.kind == self.target.kind
-            && target.key == self.target.key
-    }
-}
-
-#[async_trait]
-impl ObjectWriter for HelperOwnedFinalizer {
-    async fn apply_lbc(
-        &self,
-        meta: &DesiredMeta,
-        spec: &LoadBalancerConfigSpec,
-    ) -> Result<(), ClusterError> {
-        self.inner.apply_lbc(meta, spec).await
-    }
-    async fn apply_nsg(
-        &self,
-        meta: &DesiredMeta,
-        spec: &NodeSecurityGroupSpec,
-    ) -> Result<(), ClusterError> {
-        self.inner.apply_nsg(meta, spec).await
-    }
-    async fn delete_lbc(&self, key: &ObjectKey) -> Result<(), ClusterError> {
-        self.inner.delete_lbc(key).await
-    }
-    async fn delete_nsg(&self, key: &ObjectKey) -> Result<(), ClusterError> {
-        self.inner.delete_nsg(key).await
-    }
-    async fn add_finalizer(&self, target: &DomainRef, finalizer: &str) -> Result<(), ClusterError> {
-        if self.owned(target, finalizer) {
-            return Ok(());
-        }
-        self.inner.add_finalizer(target, finalizer).await
-    }
-    async fn remove_finalizer(
-        &self,
-        target: &DomainRef,
-        finalizer: &str,
-    ) -> Result<(), ClusterError> {
-        if self.owned(target, finalizer) {
-            return Ok(());
-        }
-        self.inner.remove_finalizer(target, finalizer).await
-    }
-}
-
 /// Runs `work` with the ports of one reconcile, then flushes its batch exactly once (also
-/// after an error: partial progress is recorded). With `helper`, the finalizer of that
-/// object is left to kube-runtime's helper.
-pub async fn with_scope<T, F, Fut>(
-    wiring: &dyn Wiring,
-    helper: Option<(DomainRef, &'static str)>,
-    work: F,
-) -> Result<T, ReconcileError>
+/// after an error: partial progress is recorded).
+pub async fn with_scope<T, F, Fut>(wiring: &dyn Wiring, work: F) -> Result<T, ReconcileError>
 where
     F: FnOnce(Deps) -> Fut,
     Fut: std::future::Future<Output = Result<T, DomainError>>,
 {
-    let Scope { mut deps, flush } = wiring.scope();
-    if let Some((target, finalizer)) = helper {
-        deps.writer = Arc::new(HelperOwnedFinalizer {
-            inner: deps.writer.clone(),
-            target,
-            finalizer,
-        });
-    }
+    let Scope { deps, flush } = wiring.scope();
     let outcome = work(deps).await;
     let flushed = flush().await;
     match (outcome, flushed) {
@@ -295,8 +292,26 @@ where
     }
 }
 
+/// What kube-runtime's finalizer helper asks of a reconcile: the one place deletion is
+/// decided (the use cases never check it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Converge the object (the helper added the finalizer first).
+    Apply,
+    /// The object is being deleted: tear down what it owns; `Ok` drops the finalizer.
+    Cleanup,
+}
+
 /// Runs `reconcile` for `object` inside kube-runtime's finalizer helper (the helper adds
 /// `finalizer_name` before the first Apply and removes it after a successful Cleanup).
+///
+/// A cleanup runs on the object as the API server has it now, not as the watch cache
+/// last showed it: the helper's removal patch tests only the finalizer entry, so a cleanup
+/// of a cached copy older than the previous reconcile's status write (the load balancer
+/// id it recorded while creating) would tear nothing down and drop the finalizer: a
+/// leaked load balancer (#22). One GET per cleanup of an object still carrying our
+/// finalizer; a reconcile of the same object never runs concurrently, so the previous
+/// reconcile's flush is visible to it.
 async fn through_finalizer<K, F>(
     api: &Api<K>,
     finalizer_name: &'static str,
@@ -305,10 +320,27 @@ async fn through_finalizer<K, F>(
 ) -> Result<Action, ReconcileError>
 where
     K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
-    F: FnOnce(Arc<K>) -> BoxFuture<'static, Result<Action, ReconcileError>>,
+    F: FnOnce(Phase, Arc<K>) -> BoxFuture<'static, Result<Action, ReconcileError>>,
 {
+    let meta = object.meta();
+    let ours = meta
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|f| f == finalizer_name));
+    let object = if meta.deletion_timestamp.is_some() && ours {
+        let name = meta.name.clone().unwrap_or_default();
+        match api.get_opt(&name).await {
+            Ok(Some(fresh)) => Arc::new(fresh),
+            // Gone already: nothing holds it any more.
+            Ok(None) => return Ok(Action::await_change()),
+            Err(e) => return Err(ReconcileError::Reread(e.to_string())),
+        }
+    } else {
+        object
+    };
     finalizer::finalizer(api, finalizer_name, object, |event| match event {
-        FinalizerEvent::Apply(o) | FinalizerEvent::Cleanup(o) => reconcile(o),
+        FinalizerEvent::Apply(o) => reconcile(Phase::Apply, o),
+        FinalizerEvent::Cleanup(o) => reconcile(Phase::Cleanup, o),
     })
     .await
     .map_err(ReconcileError::from_finalizer)
@@ -333,16 +365,30 @@ where
         let result = work.await;
         let took = started.elapsed();
         match &result {
-            Ok(_) => {
+            Ok(action) => {
                 ctx.reset_failures(controller, key);
-                ctx.metrics
-                    .reconciled(controller, ReconcileResult::Success, took);
+                let drift = Action::requeue(ctx.settings.drift_check);
+                let outcome = if *action == drift || *action == Action::await_change() {
+                    ReconcileResult::Success
+                } else {
+                    ReconcileResult::RequeueAfter
+                };
+                ctx.metrics.reconciled(controller, outcome, took);
                 tracing::debug!(took_ms = took.as_millis(), "reconciled");
+            }
+            Err(ReconcileError::Waiting(w)) => {
+                ctx.metrics
+                    .reconciled(controller, ReconcileResult::RequeueAfter, took);
+                tracing::debug!(waiting_for = %w.what, "cleanup waiting");
             }
             Err(e) => {
                 ctx.metrics
                     .reconciled(controller, ReconcileResult::Error, took);
-                tracing::warn!(error = %e, retry = ?e.retry(), "reconcile failed");
+                if e.is_rejected_input() {
+                    tracing::info!(error = %e, "input rejected");
+                } else {
+                    tracing::warn!(error = %e, retry = ?e.retry(), "reconcile failed");
+                }
             }
         }
         result
@@ -378,12 +424,18 @@ pub async fn reconcile_service(
         let helper_owned = wants_lb || (view.deleting && has_finalizer && ours);
         if !helper_owned {
             let (config, view) = (&c.config, &view);
-            with_scope(c.wiring.as_ref(), None, |deps| async move {
+            let outcome = with_scope(c.wiring.as_ref(), |deps| async move {
                 service::reconcile_service(&deps, config, view).await
             })
             .await?;
-            return Ok(if ours {
-                Action::requeue(c.settings.drift_check)
+            if has_finalizer && outcome == service::ServiceOutcome::Removed {
+                c.wiring
+                    .remove_finalizer(&view.object_ref(), usecase::SERVICE_FINALIZER)
+                    .await
+                    .map_err(|e| ReconcileError::Finalizer(e.to_string()))?;
+            }
+            return Ok(if ours || outcome.waiting().is_some() {
+                c.after(outcome.waiting())
             } else {
                 Action::await_change()
             });
@@ -391,16 +443,15 @@ pub async fn reconcile_service(
         let api: Api<k8s_openapi::api::core::v1::Service> =
             Api::namespaced(c.client.clone(), &view.namespace);
         let inner = c.clone();
-        through_finalizer(&api, usecase::SERVICE_FINALIZER, svc, move |obj| {
+        through_finalizer(&api, usecase::SERVICE_FINALIZER, svc, move |phase, obj| {
             Box::pin(async move {
                 let view: ServiceView = crate::views::service_view(&obj);
-                let helper = Some((view.object_ref(), usecase::SERVICE_FINALIZER));
                 let (config, view) = (&inner.config, &view);
-                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
+                let outcome = with_scope(inner.wiring.as_ref(), |deps| async move {
                     service::reconcile_service(&deps, config, view).await
                 })
                 .await?;
-                Ok(Action::requeue(inner.settings.drift_check))
+                inner.after_in_helper(phase == Phase::Cleanup, outcome.waiting())
             })
         })
         .await
@@ -441,19 +492,15 @@ pub async fn reconcile_lbc(
         let _locks = c.locks.lock_all(&lock_keys(&v)).await;
         let api: Api<LoadBalancerConfig> = Api::namespaced(c.client.clone(), &key.namespace);
         let inner = c.clone();
-        through_finalizer(&api, usecase::LBC_FINALIZER, obj, move |o| {
+        through_finalizer(&api, usecase::LBC_FINALIZER, obj, move |phase, o| {
             Box::pin(async move {
                 let v = view(&o);
-                let target = DomainRef {
-                    kind: vlb_domain::model::ObjectKind::LoadBalancerConfig,
-                    key: v.meta.key.clone(),
-                    uid: Some(v.meta.uid.clone()),
-                };
-                let helper = Some((target, usecase::LBC_FINALIZER));
                 let (config, v) = (&inner.config, &v);
-                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
-                    let result = if v.meta.deleting {
-                        lbc::finalize_lbc(&deps, config, v).await
+                let outcome = with_scope(inner.wiring.as_ref(), |deps| async move {
+                    let result = if phase == Phase::Cleanup {
+                        lbc::finalize_lbc(&deps, config, v)
+                            .await
+                            .map(|()| usecase::Outcome::done())
                     } else {
                         lbc::reconcile_lbc(&deps, config, v).await
                     };
@@ -470,7 +517,7 @@ pub async fn reconcile_lbc(
                     result
                 })
                 .await?;
-                Ok(Action::requeue(inner.settings.drift_check))
+                inner.after_in_helper(phase == Phase::Cleanup, outcome.waiting.as_ref())
             })
         })
         .await
@@ -502,18 +549,12 @@ pub async fn reconcile_nsg(
         let _servers = c.locks.lock(NODE_SERVERS_LOCK).await;
         let api: Api<NodeSecurityGroup> = Api::namespaced(c.client.clone(), &namespace);
         let inner = c.clone();
-        through_finalizer(&api, usecase::NSG_FINALIZER, obj, move |o| {
+        through_finalizer(&api, usecase::NSG_FINALIZER, obj, move |phase, o| {
             Box::pin(async move {
                 let v = view(&o);
-                let target = DomainRef {
-                    kind: vlb_domain::model::ObjectKind::NodeSecurityGroup,
-                    key: v.meta.key.clone(),
-                    uid: Some(v.meta.uid.clone()),
-                };
-                let helper = Some((target, usecase::NSG_FINALIZER));
                 let (config, v) = (&inner.config, &v);
-                with_scope(inner.wiring.as_ref(), helper, |deps| async move {
-                    if v.meta.deleting {
+                with_scope(inner.wiring.as_ref(), |deps| async move {
+                    if phase == Phase::Cleanup {
                         nsg::finalize_nsg(&deps, v).await
                     } else {
                         nsg::reconcile_nsg(&deps, config, v).await

@@ -1,35 +1,34 @@
 //! The operator as a library: [`Operator::start`] runs everything `vlb-controller run`
 //! runs (shared watches, the Kubernetes adapter, the VNGCloud client, leader election,
 //! the three controllers) on a given `kube::Client`, inside the caller's Tokio runtime.
-//! `run`, the embedded demo and the end-to-end tests all use it.
+//! `run`, the demo (crate `vlb-demo`) and the end-to-end tests all use it.
 //!
 //! ```no_run
 //! # async fn demo(client: kube::Client, cloud: vlb_cloud_adapter::CloudConfig)
-//! # -> Result<(), vlb_app::app::AppError> {
+//! # -> Result<(), vlb_app::commands::AppError> {
 //! use vlb_app::embedded::{Operator, OperatorConfig};
-//! let operator = Operator::start(client, OperatorConfig::for_tests("c1", cloud)).await?;
+//! let operator = Operator::start(client, OperatorConfig::new("c1", cloud)).await?;
 //! assert!(operator.metrics_text().contains("controller_runtime_reconcile"));
 //! operator.shutdown().await?;
 //! # Ok(()) }
 //! ```
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_util::sync::CancellationToken;
-use vlb_cloud_adapter::{CloudConfig, Pacing, RetryConfig, VngCloudClient};
+use vlb_cloud_adapter::{CloudConfig, VngCloudClient};
 use vlb_k8s_adapter::{KubeEventSink, KubeReader, KubeWriter};
 
-use crate::app::AppError;
+use crate::commands::AppError;
 use crate::controllers::{AdapterWiring, Context, Settings};
 use crate::leader::{Leadership, LeaseSettings};
 use crate::metrics::Metrics;
 use crate::operator::{self, RunOptions};
-use crate::ops::Readiness;
-use crate::policy::Backoff;
+use crate::probes::Readiness;
+use crate::requeue::Backoff;
 use crate::watches::Watches;
 
 /// Everything an [`Operator`] needs besides its Kubernetes client.
@@ -111,16 +110,18 @@ impl OperatorConfig {
         }
     }
 
-    /// For tests against the emulators: debounce 50 ms, drift check 60 s (set it shorter
+    /// For tests and the demo against the emulators (feature `testing`): debounce 50 ms, drift check 60 s (set it shorter
     /// to test drift repair), no leader election (Lease namespace `default`, 3 s, when
     /// turned on), shutdown deadline 5 s, caches synced within 20 s, error backoff
     /// 100 ms doubling to 2 s, delays named by errors (busy, rate limited, quota) cut to
     /// 500 ms, the cloud adapter's `RetryConfig::fast()`, pacing 500
     /// requests/s (burst 200), short cloud timeouts and polls, fast Kubernetes and batch
     /// retries. The identity is unique per call.
+    #[cfg(feature = "testing")]
     pub fn for_tests(cluster_id: impl Into<String>, mut cloud: CloudConfig) -> Self {
-        cloud.retry = RetryConfig::fast();
-        cloud.pacing = Some(Pacing {
+        use std::num::NonZeroU32;
+        cloud.retry = vlb_cloud_adapter::RetryConfig::fast();
+        cloud.pacing = Some(vlb_cloud_adapter::Pacing {
             per_second: NonZeroU32::new(500).unwrap_or(NonZeroU32::MIN),
             burst: NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
         });
@@ -148,19 +149,6 @@ impl OperatorConfig {
             batch_retry: vlb_batch::RetryPolicy::fast(),
             ..Self::new(cluster_id, cloud)
         }
-    }
-
-    /// The cloud configuration the VNGCloud emulator serves (its URLs and fixture
-    /// credentials), with default timeouts; pass it to [`OperatorConfig::for_tests`].
-    pub fn cloud_of(emulator: &vlb_vngcloud_emulator::VngEmulator) -> CloudConfig {
-        CloudConfig::new(
-            emulator.iam_url(),
-            emulator.vlb_url(),
-            emulator.vserver_url(),
-            emulator.project_id(),
-            emulator.client_id(),
-            emulator.client_secret(),
-        )
     }
 }
 

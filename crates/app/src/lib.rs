@@ -4,7 +4,7 @@
 //! shutdown.
 //!
 //! ```text
-//!             ┌──────────── vlb-controller run / demo / embedded::Operator ─────────────┐
+//!             ┌─────────────── vlb-controller run / embedded::Operator ─────────────────┐
 //!  SIGTERM ──►│ shutdown token ─► controllers stop taking work, in-flight finish        │
 //!             │                                                                         │
 //!  Lease   ◄──│ leader election (kube-lease-manager): only the leader reconciles        │
@@ -26,29 +26,29 @@
 //!             │                                                                         │
 //!  :8080   ◄──│ axum: /metrics (prometheus-client), /healthz, /readyz                   │
 //!             └─────────────────────────────────────────────────────────────────────────┘
-//!   demo: vlb-kube-emulator + vlb-vngcloud-emulator in-process, the operator against them
+//!   the demo (crate vlb-demo) runs both emulators and this operator in-process; this
+//!   crate links no emulator
 //! ```
 //!
 //! Modules: [`cli`] (flags), [`logging`], [`credentials`] (mounted Secret, redacted),
 //! [`metrics`] (controller-runtime names), [`kube_metrics`] (Kubernetes call counters),
-//! [`ops`] (probe server), [`shutdown`], [`leader`] (lease), [`policy`] (error classes →
-//! requeue), [`locks`] (serialised deployments per load balancer), [`views`] (watched
+//! [`probes`] (metrics and probe server), [`shutdown`], [`leader`] (lease), [`requeue`]
+//! (error classes → when to reconcile again), [`locks`] (serialised deployments per load balancer), [`views`] (watched
 //! objects → domain views), [`watches`] (one shared watch per kind), [`controllers`] (the
-//! reconcile engine and the adapters' wiring), [`unchanged`] (no-op applies skipped),
+//! reconcile engine and the adapters' wiring), [`skip_unchanged`] (no-op applies skipped),
 //! [`operator`] (the three kube-runtime controllers), [`embedded`] (the operator as a
-//! library: `run`, the demo and the end-to-end tests start it), [`app`] (the `run`,
-//! `manifests`, `install` and `uninstall` subcommands), [`demo`] (the embedded demo).
+//! library: `run`, the demo and the end-to-end tests start it), [`commands`] (the
+//! `run`, `manifests`, `install` and `uninstall` subcommands).
 //!
-//! Exit codes: 0 success, 1 failure (Kubernetes, cloud, demo not converged), 2 bad
+//! Exit codes: 0 success, 1 failure (Kubernetes, cloud), 2 bad
 //! configuration.
 
 use std::process::ExitCode;
 
-pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod controllers;
 pub mod credentials;
-pub mod demo;
 pub mod embedded;
 pub mod kube_metrics;
 pub mod leader;
@@ -56,16 +56,16 @@ pub mod locks;
 pub mod logging;
 pub mod metrics;
 pub mod operator;
-pub mod ops;
-pub mod policy;
+pub mod probes;
+pub mod requeue;
 pub mod shutdown;
-pub mod unchanged;
+pub mod skip_unchanged;
 pub mod undecodable;
 pub mod views;
 pub mod watches;
 
-use app::AppError;
 use cli::{Cli, Command};
+use commands::AppError;
 
 /// Runs the CLI; returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
@@ -73,16 +73,7 @@ pub fn main(cli: Cli) -> ExitCode {
         println!("{}", version());
         return ExitCode::SUCCESS;
     }
-    let mut log = cli.log.clone();
-    if matches!(cli.command, Command::Demo(_))
-        && std::env::var_os("VLB_LOG_LEVEL").is_none()
-        && log.log_level == "info"
-    {
-        // The demo's table is the output (the operator's expected retries would garble
-        // it); its logs only when asked for.
-        "error".clone_into(&mut log.log_level);
-    }
-    if let Err(e) = logging::init(&log) {
+    if let Err(e) = logging::init(&cli.log) {
         eprintln!("vlb-controller: {e}");
         return ExitCode::from(2);
     }
@@ -107,11 +98,10 @@ pub fn version() -> String {
 async fn dispatch(command: Command) -> ExitCode {
     let result = match command {
         Command::Version => Ok(()),
-        Command::Run(args) => app::run(&args, shutdown::on_signal()).await,
-        Command::Demo(args) => demo::run(&args, shutdown::on_signal()).await,
-        Command::Manifests(args) => app::manifests_yaml(&args).map(|yaml| print!("{yaml}")),
-        Command::Install(args) => app::install(&args, false).await,
-        Command::Uninstall(args) => app::install(&args, true).await,
+        Command::Run(args) => commands::run(&args, shutdown::on_signal()).await,
+        Command::Manifests(args) => commands::manifests_yaml(&args).map(|yaml| print!("{yaml}")),
+        Command::Install(args) => commands::install(&args, false).await,
+        Command::Uninstall(args) => commands::install(&args, true).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The `vlb-controller` binary: exit codes, help text, `manifests`, `install` /
-//! `uninstall` against the Kubernetes emulator, the demo, and `run` with SIGTERM.
+//! `uninstall` against the Kubernetes emulator, and `run` with SIGTERM (the demo's
+//! fixture seeds the cluster).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::process::{Command, Output, Stdio};
@@ -187,71 +188,6 @@ async fn install_twice_then_uninstall_twice_against_the_kube_emulator() {
     }
 }
 
-#[test]
-fn demo_converges_and_exits_zero_with_the_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("demo.kubeconfig");
-    let out = run(&[
-        "demo",
-        "--timeout",
-        "60s",
-        "--kubeconfig-out",
-        kubeconfig.to_str().unwrap(),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains(&format!(
-            "kubectl --kubeconfig {} get svc,lbc -A",
-            kubeconfig.display()
-        )),
-        "{text}"
-    );
-    assert!(text.contains("Converged in"), "{text}");
-    // The last table: every valid Service Ready with an address, the bad one warned.
-    let last: Vec<&str> = text
-        .rsplit("SERVICE ")
-        .next()
-        .unwrap()
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .collect();
-    assert_eq!(last.len(), 4, "{text}");
-    for name in ["web-tcp", "dns-udp", "two-ports"] {
-        let row = last.iter().find(|l| l.starts_with(name)).unwrap();
-        assert!(
-            row.contains("lb-") && row.trim_end().ends_with("Ready"),
-            "{row}"
-        );
-    }
-    let bad = last
-        .iter()
-        .find(|l| l.starts_with("bad-annotation"))
-        .unwrap();
-    assert!(bad.contains("Warning") && bad.contains("scheme"), "{bad}");
-}
-
-#[test]
-fn demo_that_cannot_converge_in_time_exits_non_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("demo.kubeconfig");
-    let out = run(&[
-        "demo",
-        "--timeout",
-        "1ms",
-        "--kubeconfig-out",
-        kubeconfig.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not converged"), "{err}");
-}
-
 async fn get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
@@ -266,7 +202,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
 async fn run_with_leader_election_converges_then_exits_gracefully_on_sigterm() {
     let kube = KubeEmulator::start().await.unwrap();
     let cloud = VngEmulator::start().await.unwrap();
-    vlb_app::demo::seed(&kube.client(), &vlb_app::demo::demo_servers(&cloud))
+    vlb_demo::seed(&kube.client(), &vlb_demo::demo_servers(&cloud))
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -331,14 +267,14 @@ async fn run_with_leader_election_converges_then_exits_gracefully_on_sigterm() {
     // Converged: the sample Services are Ready (the production retry delays apply).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let rows = vlb_app::demo::observe(&kube.client()).await.unwrap();
-        if vlb_app::demo::converged(&rows) {
+        let rows = vlb_demo::observe(&kube.client()).await.unwrap();
+        if vlb_demo::converged(&rows) {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
             "not converged:\n{}",
-            vlb_app::demo::render(&rows)
+            vlb_demo::render(&rows)
         );
         assert!(child.try_wait().unwrap().is_none(), "run exited early");
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use vlb_app::demo;
 use vlb_app::embedded::{Operator, OperatorConfig};
+use vlb_demo as demo;
 use vlb_kube_emulator::{KubeEmulator, Verb};
 use vlb_vngcloud_emulator::VngEmulator;
 
@@ -27,7 +27,7 @@ async fn env() -> Env {
 
 impl Env {
     fn config(&self) -> OperatorConfig {
-        OperatorConfig::for_tests("c1", OperatorConfig::cloud_of(&self.cloud))
+        OperatorConfig::for_tests("c1", demo::cloud_config(&self.cloud))
     }
 
     fn elected(&self) -> OperatorConfig {
@@ -467,5 +467,75 @@ async fn a_lease_the_go_controller_holds_keeps_vlb_standing_by_until_it_expires(
     );
     assert_eq!(env.lease_holder().await.as_deref(), Some(id.as_str()));
     env.converged(Duration::from_secs(30)).await;
+    operator.shutdown().await.unwrap();
+}
+
+// #15: a load balancer the cloud is still creating is waited for, not failed: the LBC's
+// Ready condition says Provisioning (never ReconcileFailed), the Service's row shows it, and
+// no reconcile of the LBC controller counts as an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_load_balancer_is_creating_the_conditions_say_provisioning_not_failed() {
+    let env = env().await;
+    env.cloud
+        .control()
+        .set_delays(vlb_vngcloud_emulator::Delays {
+            create_ms: 20_000,
+            ..vlb_vngcloud_emulator::Delays::test()
+        });
+    let operator = Operator::start(env.kube.client(), env.config())
+        .await
+        .unwrap();
+    let lbcs: kube::Api<vlb_k8s_adapter::LoadBalancerConfig> =
+        kube::Api::namespaced(env.kube.client(), demo::NAMESPACE);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut provisioning = false;
+    while !provisioning {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no LBC showed Provisioning:\n{}",
+            demo::render(&demo::observe(&env.kube.client()).await.unwrap())
+        );
+        for lbc in lbcs.list(&kube::api::ListParams::default()).await.unwrap() {
+            let name = lbc.metadata.name.clone().unwrap_or_default();
+            let Some(ready) = lbc
+                .status
+                .iter()
+                .flat_map(|s| s.conditions.iter())
+                .find(|c| c.type_ == "Ready")
+            else {
+                continue;
+            };
+            assert_ne!(ready.reason, "ReconcileFailed", "{name}: {ready:?}");
+            if ready.reason == "Provisioning" {
+                assert!(ready.message.contains("CREATING"), "{name}: {ready:?}");
+                provisioning = true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every load balancer is still CREATING, and the table's rows say so plainly.
+    assert!(
+        env.cloud
+            .control()
+            .load_balancers()
+            .iter()
+            .all(|lb| lb.phase == vlb_vngcloud_emulator::LbPhase::Creating)
+    );
+    let rows = demo::observe(&env.kube.client()).await.unwrap();
+    assert!(
+        rows.iter().all(|r| !r.state.contains("ReconcileFailed")),
+        "{}",
+        demo::render(&rows)
+    );
+    let metrics = operator.metrics_text();
+    assert_eq!(
+        sample(
+            &metrics,
+            "controller_runtime_reconcile_errors_total",
+            "controller=\"loadbalancerconfig\""
+        ),
+        0,
+        "{metrics}"
+    );
     operator.shutdown().await.unwrap();
 }

@@ -22,7 +22,7 @@ use serde_json::Value;
 use tracing::{Instrument, debug, debug_span, info_span, warn};
 
 use crate::error::{BatchError, CallError, FlushError, ObjectFailure, classify};
-use crate::key::ObjectKey;
+use crate::key::QueueKey;
 use crate::patch::{spec_patch, status_patch, with_resource_version};
 use crate::policy::RetryPolicy;
 use crate::report::{
@@ -71,7 +71,7 @@ pub type Observer = Arc<dyn Fn(&RequestEvent<'_>) + Send + Sync>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct EntryKey {
     type_id: TypeId,
-    key: ObjectKey,
+    key: QueueKey,
 }
 
 /// Configuration of a batcher; [`fresh`](Batcher::fresh) batchers start from a snapshot.
@@ -269,7 +269,7 @@ impl Batcher {
     pub fn discard<K: BatchObject>(&self, namespace: Option<&str>, name: &str) -> bool {
         let ek = EntryKey {
             type_id: TypeId::of::<K>(),
-            key: ObjectKey::of::<K>(namespace, name),
+            key: QueueKey::of::<K>(namespace, name),
         };
         let mut q = self.inner.queue.lock();
         let Some(i) = q.index.remove(&ek) else {
@@ -296,7 +296,7 @@ impl Batcher {
     ) {
         let ek = EntryKey {
             type_id: TypeId::of::<K>(),
-            key: ObjectKey::of::<K>(namespace, name),
+            key: QueueKey::of::<K>(namespace, name),
         };
         let mut q = self.inner.queue.lock();
         let existing = q.index.get(&ek).copied();
@@ -455,7 +455,7 @@ impl Part {
 
 /// A queue entry with its type erased, so one queue holds several kinds.
 trait ErasedEntry: Send {
-    fn key(&self) -> &ObjectKey;
+    fn key(&self) -> &QueueKey;
     fn counts(&self) -> (usize, usize);
     fn is_empty(&self) -> bool;
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -470,13 +470,13 @@ trait ErasedEntry: Send {
 }
 
 struct Entry<K> {
-    key: ObjectKey,
+    key: QueueKey,
     spec: Vec<Mutator<K>>,
     status: Vec<Mutator<K>>,
 }
 
 impl<K: BatchObject> Entry<K> {
-    fn new(key: ObjectKey) -> Self {
+    fn new(key: QueueKey) -> Self {
         Self {
             key,
             spec: Vec::new(),
@@ -486,7 +486,7 @@ impl<K: BatchObject> Entry<K> {
 }
 
 impl<K: BatchObject> ErasedEntry for Entry<K> {
-    fn key(&self) -> &ObjectKey {
+    fn key(&self) -> &QueueKey {
         &self.key
     }
 
@@ -692,7 +692,7 @@ fn is_newer<K: Resource>(a: &K, b: &K) -> bool {
 /// Requests about one object.
 struct ObjectApi<'a, K> {
     client: &'a Client,
-    key: &'a ObjectKey,
+    key: &'a QueueKey,
     request: kube::core::Request,
     policy: &'a RetryPolicy,
     observer: Option<&'a Observer>,
@@ -700,7 +700,7 @@ struct ObjectApi<'a, K> {
 }
 
 impl<'a, K: BatchObject> ObjectApi<'a, K> {
-    fn new(config: &'a Config, key: &'a ObjectKey) -> Self {
+    fn new(config: &'a Config, key: &'a QueueKey) -> Self {
         let dt = K::DynamicType::default();
         Self {
             client: &config.client,
@@ -910,8 +910,8 @@ impl<K: BatchObject> Handle<K> {
     }
 
     /// The object's key.
-    pub fn key(&self) -> ObjectKey {
-        ObjectKey::of::<K>(self.namespace.as_deref(), &self.name)
+    pub fn key(&self) -> QueueKey {
+        QueueKey::of::<K>(self.namespace.as_deref(), &self.name)
     }
 
     /// The batcher the handle queues into.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::key::ObjectKey;
+use crate::key::QueueKey;
 use crate::report::FlushReport;
 
 /// When to try again after an error (the caller's requeue decision).
@@ -159,7 +159,7 @@ impl BatchError {
 #[error("{key}: {error}")]
 pub struct ObjectFailure {
     /// The object.
-    pub key: ObjectKey,
+    pub key: QueueKey,
     /// Why it failed.
     #[source]
     pub error: BatchError,
@@ -194,7 +194,7 @@ impl FlushError {
     }
 
     /// The error of object `key`, if it failed.
-    pub fn error_for(&self, key: &ObjectKey) -> Option<&BatchError> {
+    pub fn error_for(&self, key: &QueueKey) -> Option<&BatchError> {
         self.failures
             .iter()
             .find(|f| &f.key == key)
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn flush_error_joins_and_exposes_each_failure() {
-        let key = |n: &str| ObjectKey {
+        let key = |n: &str| QueueKey {
             group: "g".into(),
             version: "v1".into(),
             kind: "K".into(),

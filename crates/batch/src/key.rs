@@ -4,11 +4,12 @@ use std::fmt;
 
 use kube::Resource;
 
-/// Identity of an object in the queue: group, version, kind, namespace and name.
+/// Identity of an object in the batch queue: group, version, kind, namespace and name (the
+/// domain's `ObjectKey` is namespace and name only; this one also tells the kind).
 ///
 /// Mutations queued under equal keys coalesce into one queue entry (and one patch per part).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectKey {
+pub struct QueueKey {
     /// API group (`""` for the core group).
     pub group: String,
     /// API version (`v1`, `v1alpha1`, ...).
@@ -21,7 +22,7 @@ pub struct ObjectKey {
     pub name: String,
 }
 
-impl ObjectKey {
+impl QueueKey {
     /// The key of object `name` in `namespace` of kind `K`.
     pub fn of<K>(namespace: Option<&str>, name: &str) -> Self
     where
@@ -48,7 +49,7 @@ impl ObjectKey {
     }
 }
 
-impl fmt::Display for ObjectKey {
+impl fmt::Display for QueueKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{} ", self.api_version(), self.kind)?;
         match &self.namespace {
@@ -66,7 +67,7 @@ mod tests {
 
     #[test]
     fn key_of_core_kind_displays_version_kind_namespace_and_name() {
-        let key = ObjectKey::of::<Service>(Some("default"), "web");
+        let key = QueueKey::of::<Service>(Some("default"), "web");
         assert_eq!(key.group, "");
         assert_eq!(key.api_version(), "v1");
         assert_eq!(key.to_string(), "v1/Service default/web");

@@ -21,7 +21,7 @@
 //!
 //! # Behaviour
 //!
-//! - Entries are keyed by group, version, kind, namespace and name ([`ObjectKey`]); mutations
+//! - Entries are keyed by group, version, kind, namespace and name ([`QueueKey`]); mutations
 //!   queued through distinct [`Handle`]s of one object coalesce; one batcher carries any
 //!   number of kinds (custom resources and built-ins such as `Service`).
 //! - Every mutator runs, in queue order, each seeing the previous one's change, and says
@@ -117,7 +117,7 @@ mod report;
 
 pub use batcher::{BatchObject, Batcher, Handle, Mutator, Observer};
 pub use error::{BatchError, FlushError, ObjectFailure, RetryHint};
-pub use key::ObjectKey;
+pub use key::QueueKey;
 pub use policy::RetryPolicy;
 pub use report::{
     FlushReport, ObjectOutcome, ObjectReport, PendingEntry, RequestEvent, RequestKind,

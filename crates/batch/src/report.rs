@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use crate::key::ObjectKey;
+use crate::key::QueueKey;
 
 /// A queued entry, as shown by [`Batcher::pending`](crate::Batcher::pending).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEntry {
     /// The object.
-    pub key: ObjectKey,
+    pub key: QueueKey,
     /// Queued spec mutators.
     pub spec_mutators: usize,
     /// Queued status mutators.
@@ -30,7 +30,7 @@ pub enum ObjectOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectReport {
     /// The object.
-    pub key: ObjectKey,
+    pub key: QueueKey,
     /// Outcome.
     pub outcome: ObjectOutcome,
     /// GET requests sent (object not in the cache, or re-read after a conflict).
@@ -49,7 +49,7 @@ pub struct ObjectReport {
 }
 
 impl ObjectReport {
-    pub(crate) fn new(key: ObjectKey) -> Self {
+    pub(crate) fn new(key: QueueKey) -> Self {
         Self {
             key,
             outcome: ObjectOutcome::Unchanged,
@@ -102,7 +102,7 @@ impl FlushReport {
     }
 
     /// The report of object `key`.
-    pub fn object(&self, key: &ObjectKey) -> Option<&ObjectReport> {
+    pub fn object(&self, key: &QueueKey) -> Option<&ObjectReport> {
         self.objects.iter().find(|o| &o.key == key)
     }
 }
@@ -134,7 +134,7 @@ impl RequestKind {
 #[derive(Debug, Clone, Copy)]
 pub struct RequestEvent<'a> {
     /// The object.
-    pub key: &'a ObjectKey,
+    pub key: &'a QueueKey,
     /// What was sent.
     pub kind: RequestKind,
     /// HTTP status of the answer; `None` when no answer came (transport error).

@@ -17,7 +17,7 @@ use support::{
     Gadget, NS, Widget, client_without_retry, create_gadget, create_widget, emulator, get_widget,
     gets, is_object_call, patches, synced_store, wait_in_store,
 };
-use vlb_batch::{BatchError, Batcher, ObjectKey, ObjectOutcome, RequestKind, RetryPolicy};
+use vlb_batch::{BatchError, Batcher, ObjectOutcome, QueueKey, RequestKind, RetryPolicy};
 use vlb_kube_emulator::{FaultRule, Verb};
 
 const WIDGETS: &str = "widgets";
@@ -67,7 +67,7 @@ async fn single_status_mutation_lands_with_one_patch() {
     assert_eq!(gets(&emu, WIDGETS, "w"), 1);
     assert_eq!(patches(&emu, WIDGETS, "w", Some("status")), 1);
     assert_eq!(emu.journal().count(is_object_call), 2);
-    let key = ObjectKey::of::<Widget>(Some(NS), "w");
+    let key = QueueKey::of::<Widget>(Some(NS), "w");
     let obj = report.object(&key).expect("object reported");
     assert_eq!(obj.outcome, ObjectOutcome::Patched);
     assert_eq!((obj.gets, obj.spec_patches, obj.status_patches), (1, 0, 1));
@@ -177,7 +177,7 @@ async fn missing_object_surfaces_not_found_and_stays_queued() {
     let err = b.flush().await.expect_err("object does not exist");
     assert!(err.is_not_found());
     assert!(err.all_not_found());
-    let key = ObjectKey::of::<Widget>(Some(NS), "ghost");
+    let key = QueueKey::of::<Widget>(Some(NS), "ghost");
     assert!(matches!(
         err.error_for(&key),
         Some(BatchError::NotFound { .. })

@@ -237,14 +237,6 @@ pub trait ObjectWriter: Send + Sync {
     async fn delete_lbc(&self, key: &ObjectKey) -> Result<(), ClusterError>;
     /// Deletes an NSG; already gone is success.
     async fn delete_nsg(&self, key: &ObjectKey) -> Result<(), ClusterError>;
-    /// Adds a finalizer (no-op when present).
-    async fn add_finalizer(&self, target: &ObjectRef, finalizer: &str) -> Result<(), ClusterError>;
-    /// Removes a finalizer (no-op when absent or the object is gone).
-    async fn remove_finalizer(
-        &self,
-        target: &ObjectRef,
-        finalizer: &str,
-    ) -> Result<(), ClusterError>;
 }
 
 /// A queued change: returns whether it changed anything.

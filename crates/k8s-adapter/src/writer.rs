@@ -270,21 +270,29 @@ impl ObjectWriter for KubeWriter {
             .map(drop)
             .map_err(Into::into)
     }
+}
 
-    async fn add_finalizer(&self, target: &ObjectRef, finalizer: &str) -> Result<(), ClusterError> {
+/// Finalizers outside kube-runtime's finalizer helper (the engine drops ours from a Service
+/// that no longer wants a load balancer); the domain's ports have none.
+impl KubeWriter {
+    /// Adds a finalizer (no-op when present).
+    pub async fn add_finalizer(
+        &self,
+        target: &ObjectRef,
+        finalizer: &str,
+    ) -> Result<(), ClusterError> {
         self.change_finalizer(target, finalizer, true).await
     }
 
-    async fn remove_finalizer(
+    /// Removes a finalizer (no-op when absent or the object is gone).
+    pub async fn remove_finalizer(
         &self,
         target: &ObjectRef,
         finalizer: &str,
     ) -> Result<(), ClusterError> {
         self.change_finalizer(target, finalizer, false).await
     }
-}
 
-impl KubeWriter {
     async fn change_finalizer(
         &self,
         target: &ObjectRef,

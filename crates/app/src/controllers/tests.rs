@@ -13,12 +13,14 @@ use vlb_domain::{CloudError, ClusterError, DomainError};
 
 use super::*;
 
-/// Hands out the given mocks once and counts flushes.
+/// Hands out the given mocks once, counts flushes, records finalizers dropped by the
+/// engine.
 struct TestWiring {
     deps: Mutex<Option<Deps>>,
     scopes: AtomicUsize,
     flushes: Arc<AtomicUsize>,
     flush_result: Result<(), ClusterError>,
+    removed_finalizers: Mutex<Vec<(ObjectKey, String)>>,
 }
 
 impl TestWiring {
@@ -41,11 +43,24 @@ impl TestWiring {
             scopes: AtomicUsize::new(0),
             flushes: Arc::new(AtomicUsize::new(0)),
             flush_result: Ok(()),
+            removed_finalizers: Mutex::new(Vec::new()),
         }
     }
 }
 
+#[async_trait]
 impl Wiring for TestWiring {
+    async fn remove_finalizer(
+        &self,
+        target: &DomainRef,
+        finalizer: &str,
+    ) -> Result<(), ClusterError> {
+        self.removed_finalizers
+            .lock()
+            .push((target.key.clone(), finalizer.to_owned()));
+        Ok(())
+    }
+
     fn scope(&self) -> Scope {
         self.scopes.fetch_add(1, Ordering::SeqCst);
         let deps = self
@@ -103,7 +118,7 @@ async fn batch_is_flushed_exactly_once_after_success() {
         MockClusterReader::new(),
         MockBatch::new(),
     );
-    let r = with_scope(&w, None, |_deps| async { Ok::<_, DomainError>(7) }).await;
+    let r = with_scope(&w, |_deps| async { Ok::<_, DomainError>(7) }).await;
     assert_eq!(r.unwrap(), 7);
     assert_eq!(w.flushes.load(Ordering::SeqCst), 1);
 }
@@ -116,7 +131,7 @@ async fn batch_is_flushed_exactly_once_after_an_error_and_the_use_case_error_win
         MockBatch::new(),
     );
     w.flush_result = Err(ClusterError::Conflict("x".into()));
-    let r: Result<(), _> = with_scope(&w, None, |_deps| async {
+    let r: Result<(), _> = with_scope(&w, |_deps| async {
         Err(DomainError::from(CloudError::Busy("updating".into())))
     })
     .await;
@@ -137,45 +152,11 @@ async fn failed_flush_fails_the_reconcile() {
         MockBatch::new(),
     );
     w.flush_result = Err(ClusterError::Server("503".into()));
-    let r = with_scope(&w, None, |_deps| async { Ok::<_, DomainError>(()) }).await;
+    let r = with_scope(&w, |_deps| async { Ok::<_, DomainError>(()) }).await;
     assert!(matches!(
         r,
         Err(ReconcileError::Flush(ClusterError::Server(_)))
     ));
-}
-
-#[tokio::test]
-async fn finalizer_owned_by_the_helper_is_not_written_by_the_use_case() {
-    let mut writer = MockObjectWriter::new();
-    // Only the other object's finalizer reaches the adapter.
-    writer
-        .expect_add_finalizer()
-        .withf(|t, f| t.kind == ObjectKind::LoadBalancerConfig && f == "lbc.vngcloud.vn/resources")
-        .times(1)
-        .returning(|_, _| Ok(()));
-    let w = TestWiring::new(writer, MockClusterReader::new(), MockBatch::new());
-    with_scope(
-        &w,
-        Some((svc_ref(), SERVICE_FINALIZER)),
-        |deps| async move {
-            deps.writer
-                .add_finalizer(&svc_ref(), SERVICE_FINALIZER)
-                .await?;
-            deps.writer
-                .remove_finalizer(&svc_ref(), SERVICE_FINALIZER)
-                .await?;
-            let lbc = DomainRef {
-                kind: ObjectKind::LoadBalancerConfig,
-                ..svc_ref()
-            };
-            deps.writer
-                .add_finalizer(&lbc, "lbc.vngcloud.vn/resources")
-                .await?;
-            Ok::<_, DomainError>(())
-        },
-    )
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -265,11 +246,6 @@ async fn service_no_longer_ours_is_cleaned_up_and_loses_our_finalizer() {
     let mut writer = MockObjectWriter::new();
     writer.expect_delete_lbc().times(1).returning(|_| Ok(()));
     writer.expect_delete_nsg().times(1).returning(|_| Ok(()));
-    writer
-        .expect_remove_finalizer()
-        .withf(|t, f| t.kind == ObjectKind::Service && f == SERVICE_FINALIZER)
-        .times(1)
-        .returning(|_, _| Ok(()));
     let mut reader = MockClusterReader::new();
     reader.expect_get_lbc().returning(|_| Ok(None));
     let mut batch = MockBatch::new();
@@ -283,6 +259,11 @@ async fn service_no_longer_ours_is_cleaned_up_and_loses_our_finalizer() {
     let action = reconcile_service(Arc::new(svc), ctx.clone()).await.unwrap();
     assert_eq!(action, Action::await_change());
     assert_eq!(w.flushes.load(Ordering::SeqCst), 1);
+    // The engine, not the use case, drops the finalizer.
+    assert_eq!(
+        *w.removed_finalizers.lock(),
+        vec![(svc_ref().key, SERVICE_FINALIZER.to_owned())]
+    );
     let text = ctx.metrics.encode().unwrap();
     assert!(
         text.contains(

@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 pub const READY: &str = "Ready";
 /// Reason of a successful reconcile.
 pub const REASON_SUCCESS: &str = "ReconcileSuccess";
-/// Reason of a failed reconcile.
+/// Reason of a failed reconcile (a real failure: waiting on the cloud is
+/// [`REASON_PROVISIONING`]).
 pub const REASON_FAILED: &str = "ReconcileFailed";
+/// Reason of a `Ready` condition `False` while the cloud is still working on the load
+/// balancer (CREATING, UPDATING): nothing failed, the reconcile runs again by itself.
+pub const REASON_PROVISIONING: &str = "Provisioning";
 /// Reason of invalid Service annotations.
 pub const REASON_INVALID_ANNOTATIONS: &str = "InvalidAnnotations";
 /// Reason of a port claimed by another LBC with another protocol.

@@ -4,9 +4,9 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{
-    CreateCertificate, HealthCheckProtocol, HealthMonitor, L7Rule, ListenerCertificate,
-    ListenerProtocol, LoadBalancerConfigSpec, NodeMembers, PolicyAction, PolicyCompareType,
-    PolicyRuleType, PolicySpec, PoolAlgorithm, PoolProtocol,
+    Certificate, CreateCertificate, HealthCheckProtocol, HealthMonitor, L7Rule,
+    ListenerCertificate, ListenerProtocol, LoadBalancerConfigSpec, NodeMembers, PolicyAction,
+    PolicyCompareType, PolicyRuleType, PolicySpec, PoolAlgorithm, PoolProtocol,
 };
 
 const CLUSTER: &str = "cluster-1";

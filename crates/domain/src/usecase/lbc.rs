@@ -11,10 +11,11 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Config, Deps, LBC_FINALIZER};
-use crate::error::{CloudError, ClusterError, DomainError};
+use super::{Config, Deps, Outcome};
+use crate::error::{BUSY_RETRY, CloudError, ClusterError, DomainError};
 use crate::model::condition::{
-    self, ANNOTATIONS_VALID, REASON_FAILED, REASON_PORT_CONFLICT, REASON_SUCCESS,
+    self, ANNOTATIONS_VALID, REASON_FAILED, REASON_PORT_CONFLICT, REASON_PROVISIONING,
+    REASON_SUCCESS,
 };
 use crate::model::{
     Certificate, L7Policy, Listener, ListenerRequest, LoadBalancer, LoadBalancerConfigSpec,
@@ -540,20 +541,16 @@ fn queue_status(deps: &Deps, lbc: &LoadBalancerConfigView, mut status: LoadBalan
     );
 }
 
-/// Reconciles an LBC (finalizes it when it is being deleted).
+/// Reconciles an LBC (the engine calls [`finalize_lbc`] instead once it is being
+/// deleted). A load balancer the cloud
+/// is still working on is waited for: `Ready=False` with reason
+/// [`REASON_PROVISIONING`], no Warning Event, and an [`Outcome`] that says when to look
+/// again.
 pub async fn reconcile_lbc(
     deps: &Deps,
     cfg: &Config,
     lbc: &LoadBalancerConfigView,
-) -> Result<(), DomainError> {
-    if lbc.meta.deleting {
-        return finalize_lbc(deps, cfg, lbc).await;
-    }
-    if !lbc.meta.finalizers.iter().any(|f| f == LBC_FINALIZER) {
-        deps.writer
-            .add_finalizer(&object_ref(lbc), LBC_FINALIZER)
-            .await?;
-    }
+) -> Result<Outcome, DomainError> {
     let generation = lbc.meta.generation;
     let mut status = lbc.status.clone();
     status.observed_generation = Some(generation);
@@ -573,13 +570,14 @@ pub async fn reconcile_lbc(
 
     let result = converge(deps, cfg, lbc, &mut status).await;
     let (ok, reason, message) = match &result {
-        Ok(conflicts) if conflicts.is_empty() => {
+        Ok(Progress::Deployed(conflicts)) if conflicts.is_empty() => {
             (true, REASON_SUCCESS, "load balancer converged".to_owned())
         }
-        Ok(conflicts) => (false, REASON_PORT_CONFLICT, conflicts.join("; ")),
+        Ok(Progress::Deployed(conflicts)) => (false, REASON_PORT_CONFLICT, conflicts.join("; ")),
+        Ok(Progress::Waiting(what)) => (false, REASON_PROVISIONING, what.clone()),
         Err(e) => (false, REASON_FAILED, e.to_string()),
     };
-    if !ok {
+    if !ok && reason != REASON_PROVISIONING {
         deps.warn(&object_ref(lbc), reason, message.clone()).await;
     }
     condition::set_condition(
@@ -589,8 +587,9 @@ pub async fn reconcile_lbc(
     status.last_reconcile_message = message.clone();
     queue_status(deps, lbc, status);
     match result {
-        Ok(c) if c.is_empty() => Ok(()),
-        Ok(_) => Err(DomainError::Conflict(message)),
+        Ok(Progress::Deployed(c)) if c.is_empty() => Ok(Outcome::done()),
+        Ok(Progress::Deployed(_)) => Err(DomainError::Conflict(message)),
+        Ok(Progress::Waiting(what)) => Ok(Outcome::waiting(what, BUSY_RETRY)),
         Err(e) => Err(e),
     }
 }
@@ -632,13 +631,22 @@ async fn resolved_spec<'a>(
     )))
 }
 
-/// Observe, plan, execute; returns the listener conflicts of the plan.
+/// How far [`converge`] got.
+enum Progress {
+    /// Deployed; the listener conflicts of the plan (empty: all deployed).
+    Deployed(Vec<String>),
+    /// The load balancer is busy in the cloud (CREATING, UPDATING): nothing was planned.
+    Waiting(String),
+}
+
+/// Observe, plan, execute; returns the listener conflicts of the plan, or what it waits
+/// for.
 async fn converge(
     deps: &Deps,
     cfg: &Config,
     lbc: &LoadBalancerConfigView,
     status: &mut LoadBalancerConfigStatus,
-) -> Result<Vec<String>, DomainError> {
+) -> Result<Progress, DomainError> {
     let observed = match find_lb(deps, cfg, lbc).await? {
         Found::Missing { recorded_exists } => {
             if recorded_exists {
@@ -656,7 +664,7 @@ async fn converge(
         }
         Found::Existing(lb, created) => {
             if !lb.is_ready() {
-                return Err(DomainError::NotReady(format!(
+                return Ok(Progress::Waiting(format!(
                     "load balancer {} is {}/{}",
                     lb.id, lb.display_status, lb.progress_status
                 )));
@@ -728,11 +736,11 @@ async fn converge(
         )
         .await;
     }
-    Ok(plan.conflicts)
+    Ok(Progress::Deployed(plan.conflicts))
 }
 
-/// Finalizes an LBC: tears down only what it created (already gone is success), then
-/// removes its finalizer.
+/// Finalizes an LBC: tears down only what it created (already gone is success). `Ok`
+/// lets the engine drop the finalizer; an error keeps it.
 pub async fn finalize_lbc(
     deps: &Deps,
     cfg: &Config,
@@ -757,9 +765,6 @@ pub async fn finalize_lbc(
         return Err(e);
     }
     queue_status(deps, lbc, status);
-    deps.writer
-        .remove_finalizer(&object_ref(lbc), LBC_FINALIZER)
-        .await?;
     Ok(())
 }
 

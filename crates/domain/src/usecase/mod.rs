@@ -1,8 +1,12 @@
 //! Use cases: reconcile a Service, reconcile and finalize a LoadBalancerConfig, reconcile
-//! and finalize a NodeSecurityGroup. Each takes its ports through [`Deps`] and returns a
-//! [`DomainError`](crate::DomainError) that says whether and when to retry.
+//! and finalize a NodeSecurityGroup. Each takes its ports through [`Deps`] and returns
+//! what it did and what it waits for ([`Outcome`], [`service::ServiceOutcome`]), or a
+//! [`DomainError`](crate::DomainError) that says whether and when to retry. None of them
+//! touches a finalizer: the engine (kube-runtime's finalizer helper) owns them and
+//! decides between reconcile and finalize.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::model::condition::{self, Condition, ConditionStatus};
 use crate::ports::{
@@ -29,6 +33,42 @@ pub const OWNER_KIND_LABEL: &str = "vks.vngcloud.vn/owner-resource-kind";
 pub const OWNER_NAME_LABEL: &str = "vks.vngcloud.vn/owner-resource-name";
 /// Owner uid label.
 pub const OWNER_UID_LABEL: &str = "vks.vngcloud.vn/owner-resource-uid";
+
+/// What a reconcile waits for (not a failure): the engine reconciles again after
+/// `recheck_after` without counting an error, and the object's `Ready` condition says
+/// what is awaited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// What is awaited, for the condition's message and the logs
+    /// (`load balancer lb-1 is CREATING/CREATING`).
+    pub what: String,
+    /// When to look again: the expected time for the awaited change.
+    pub recheck_after: Duration,
+}
+
+/// What an LBC or NSG reconcile leaves to do: nothing, or wait (see [`Waiting`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// `Some` while the reconcile waits for the cloud or the cluster.
+    pub waiting: Option<Waiting>,
+}
+
+impl Outcome {
+    /// Nothing left to do until the next change or drift check.
+    pub fn done() -> Self {
+        Self::default()
+    }
+
+    /// Waiting for `what`, expected within `recheck_after`.
+    pub fn waiting(what: String, recheck_after: Duration) -> Self {
+        Self {
+            waiting: Some(Waiting {
+                what,
+                recheck_after,
+            }),
+        }
+    }
+}
 
 /// Settings of this controller instance.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

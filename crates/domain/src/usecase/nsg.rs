@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Config, Deps, NSG_FINALIZER};
+use super::{Config, Deps};
 use crate::error::{CloudError, DomainError};
 use crate::members;
 use crate::model::condition::{self, REASON_FAILED, REASON_SUCCESS};
@@ -247,14 +247,6 @@ pub async fn reconcile_nsg(
     nsg: &NodeSecurityGroupView,
 ) -> Result<(), DomainError> {
     let _ = cfg;
-    if nsg.meta.deleting {
-        return finalize_nsg(deps, nsg).await;
-    }
-    if !nsg.meta.finalizers.iter().any(|f| f == NSG_FINALIZER) {
-        deps.writer
-            .add_finalizer(&object_ref(nsg), NSG_FINALIZER)
-            .await?;
-    }
     let generation = nsg.meta.generation;
     let mut status = nsg.status.clone();
     status.observed_generation = generation;
@@ -358,7 +350,7 @@ pub async fn reconcile_nsg(
 
 /// Finalizes an NSG: detaches its groups from the servers (the recorded groups from the
 /// recorded servers, the managed group from the server of every node), deletes the managed
-/// group (already gone is success), removes the finalizer.
+/// group (already gone is success) (`Ok` lets the engine drop the finalizer).
 pub async fn finalize_nsg(deps: &Deps, nsg: &NodeSecurityGroupView) -> Result<(), DomainError> {
     let managed_id = nsg.status.managed_security_group.id.as_ref();
     let mut done: BTreeSet<&str> = BTreeSet::new();
@@ -383,9 +375,6 @@ pub async fn finalize_nsg(deps: &Deps, nsg: &NodeSecurityGroupView) -> Result<()
             Err(e) => return Err(e.into()),
         }
     }
-    deps.writer
-        .remove_finalizer(&object_ref(nsg), NSG_FINALIZER)
-        .await?;
     Ok(())
 }
 

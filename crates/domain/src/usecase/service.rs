@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 
-use super::{Config, Deps, LBC_FINALIZER, NSG_FINALIZER, SERVICE_FINALIZER};
+use super::{Config, Deps, LBC_FINALIZER, NSG_FINALIZER, SERVICE_FINALIZER, Waiting};
 use crate::annotations::{self, ServiceSettings, TargetType};
 use crate::error::DomainError;
 use crate::members;
@@ -30,6 +30,19 @@ pub enum ServiceOutcome {
     Applied,
     /// LBC and NSG deleted (Service deleted, or load balancer disabled).
     Removed,
+    /// LBC and NSG deleted, waiting for the LBC's finalizer to tear the cloud down before
+    /// the Service may go.
+    Waiting(Waiting),
+}
+
+impl ServiceOutcome {
+    /// What the reconcile waits for, if it does.
+    pub fn waiting(&self) -> Option<&Waiting> {
+        match self {
+            Self::Waiting(w) => Some(w),
+            Self::Skipped | Self::Applied | Self::Removed => None,
+        }
+    }
 }
 
 /// Where the load balancer is placed.
@@ -109,9 +122,6 @@ pub async fn reconcile_service(
     if !settings.enable_load_balancer {
         return remove(deps, svc).await;
     }
-    deps.writer
-        .add_finalizer(&svc.object_ref(), SERVICE_FINALIZER)
-        .await?;
 
     let nodes = deps.reader.list_nodes().await?;
     let selected = members::select_nodes(&nodes, &settings.target_node_labels);
@@ -199,9 +209,12 @@ async fn remove(deps: &Deps, svc: &ServiceView) -> Result<ServiceOutcome, Domain
     deps.writer.delete_nsg(&key).await?;
     // The LBC's finalizer tears the cloud down first; the Service goes once the LBC is gone.
     if deps.reader.get_lbc(&key).await?.is_some() {
-        return Err(DomainError::NotReady(format!(
-            "waiting for LoadBalancerConfig {key} to be finalized"
-        )));
+        // Its deletion (or its finalizer's removal) requeues the Service through the LBC
+        // watch; the recheck is a safety net.
+        return Ok(ServiceOutcome::Waiting(Waiting {
+            what: format!("LoadBalancerConfig {key} to be finalized"),
+            recheck_after: crate::error::BUSY_RETRY,
+        }));
     }
     deps.batch.queue_service_status(
         &svc.key(),
@@ -211,9 +224,6 @@ async fn remove(deps: &Deps, svc: &ServiceView) -> Result<ServiceOutcome, Domain
             changed
         }),
     );
-    deps.writer
-        .remove_finalizer(&svc.object_ref(), SERVICE_FINALIZER)
-        .await?;
     Ok(ServiceOutcome::Removed)
 }
 

@@ -189,10 +189,6 @@ async fn service_applies_lbc_and_nsg_and_copies_the_address() {
         .expect_list_nodes()
         .returning(|| Ok(vec![node("b", "10.0.0.2"), node("a", "10.0.0.1")]));
     expect_placement(&mut m);
-    m.writer
-        .expect_add_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let applied = Arc::new(Mutex::new(None));
     let a = applied.clone();
     m.writer
@@ -287,7 +283,6 @@ async fn deployed_load_balancer_keeps_its_subnet_when_the_node_it_was_taken_from
         .expect_list_nodes()
         .returning(|| Ok(vec![node("b", "10.0.1.2")]));
     expect_placement(&mut m);
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.reader.expect_get_lbc().returning(|_| {
         Ok(Some(LoadBalancerConfigView {
             status: LoadBalancerConfigStatus {
@@ -323,7 +318,6 @@ async fn service_cluster_error_is_returned_with_backoff() {
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
     expect_placement(&mut m);
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.writer
         .expect_apply_lbc()
         .returning(|_, _| Err(ClusterError::Conflict("apply".into())));
@@ -345,7 +339,6 @@ async fn service_cloud_rate_limit_reading_the_node_server_keeps_its_delay() {
     m.reader
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.net.expect_get_server().returning(|_| {
         Err(CloudError::RateLimited {
             retry_after: Duration::from_secs(20),
@@ -363,7 +356,6 @@ async fn service_without_nodes_is_not_ready() {
     let mut m = Mocks::new();
     m.reader.expect_get_lbc().returning(|_| Ok(None));
     m.reader.expect_list_nodes().returning(|| Ok(vec![]));
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let err = reconcile_service(&deps, &cfg(), &service(&[]))
         .await
@@ -372,18 +364,11 @@ async fn service_without_nodes_is_not_ready() {
 }
 
 #[tokio::test]
-async fn deleted_service_deletes_children_then_its_finalizer() {
+async fn deleted_service_deletes_children_and_is_removed() {
     let mut m = Mocks::new();
     m.writer.expect_delete_lbc().times(1).returning(|_| Ok(()));
     m.writer.expect_delete_nsg().times(1).returning(|_| Ok(()));
     m.reader.expect_get_lbc().returning(|_| Ok(None));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, f| {
-            assert_eq!(f, SERVICE_FINALIZER);
-            Ok(())
-        });
     let (deps, _) = m.deps();
     let mut svc = service(&[]);
     svc.deleting = true;
@@ -405,8 +390,9 @@ async fn deleted_service_waits_for_its_lbc_to_be_finalized() {
     let (deps, _) = m.deps();
     let mut svc = service(&[]);
     svc.deleting = true;
-    let err = reconcile_service(&deps, &cfg(), &svc).await.unwrap_err();
-    assert!(matches!(err, DomainError::NotReady(_)));
+    let outcome = reconcile_service(&deps, &cfg(), &svc).await.unwrap();
+    let waiting = outcome.waiting().expect("waits for the LBC");
+    assert!(waiting.what.contains("to be finalized"), "{waiting:?}");
 }
 
 #[tokio::test]
@@ -773,25 +759,34 @@ async fn adopting_a_missing_load_balancer_id_is_invalid() {
     assert!(matches!(err, DomainError::Invalid(_)));
 }
 
+// Waiting on the cloud is not a failure: Ready=False with reason Provisioning, no
+// Warning Event, and an outcome that says when to look again .
 #[tokio::test]
-async fn pending_load_balancer_is_not_ready() {
+async fn pending_load_balancer_is_waited_for_as_provisioning_without_a_warning() {
     let mut m = Mocks::new();
     m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
     m.lb.expect_find_load_balancer_by_name().returning(|_| {
         let mut lb = active("lb-1");
-        lb.display_status = "UPDATING".into();
+        lb.display_status = "CREATING".into();
         Ok(Some(lb))
     });
     m.lb.expect_get_tags().returning(|_| Ok(BTreeMap::new()));
-    let (deps, _) = m.deps();
-    let err = reconcile_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
+    let (deps, seen) = m.deps();
+    let outcome = reconcile_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
         .await
-        .unwrap_err();
-    assert!(matches!(err, DomainError::NotReady(_)));
+        .unwrap();
+    let waiting = outcome.waiting.expect("waits for the load balancer");
+    assert!(waiting.what.contains("lb-1 is CREATING"), "{waiting:?}");
+    assert_eq!(waiting.recheck_after, crate::error::BUSY_RETRY);
+    let status = seen.lbc_status.lock().unwrap().clone().unwrap();
+    let ready = ready_of(&status);
+    assert_eq!(ready.status, condition::ConditionStatus::False);
+    assert_eq!(ready.reason, condition::REASON_PROVISIONING);
+    assert!(seen.events.lock().unwrap().is_empty(), "no Warning Event");
 }
 
 #[tokio::test]
-async fn finalize_deletes_the_own_load_balancer_and_removes_the_finalizer() {
+async fn finalize_deletes_the_own_load_balancer_and_lets_the_finalizer_go() {
     let spec = lbc_spec(&[(80, ListenerProtocol::Tcp)]);
     let (obs, status) = deployed(&spec);
     let id = obs.lb.id.clone();
@@ -807,14 +802,10 @@ async fn finalize_deletes_the_own_load_balancer_and_removes_the_finalizer() {
             assert_eq!(got, id);
             Ok(())
         });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let mut v = lbc_view(spec, status);
     v.meta.deleting = true;
-    reconcile_lbc(&deps, &cfg(), &v).await.unwrap();
+    finalize_lbc(&deps, &cfg(), &v).await.unwrap();
 }
 
 #[tokio::test]
@@ -823,10 +814,6 @@ async fn finalize_when_the_load_balancer_is_already_gone_succeeds() {
     m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
     m.lb.expect_get_load_balancer()
         .returning(|id| Err(CloudError::not_found("load balancer", id)));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let status = LoadBalancerConfigStatus {
         load_balancer_id: Some("lb-gone".into()),
@@ -876,10 +863,6 @@ async fn finalize_on_a_shared_load_balancer_deletes_only_its_own_listener_and_po
         assert!(!t.contains_key(crate::tags::CLUSTER_IDS));
         Ok(())
     });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     finalize_lbc(&deps, &cfg(), &lbc_view(spec, status))
         .await
@@ -1328,7 +1311,7 @@ async fn nsg_one_failing_server_does_not_block_the_others() {
 }
 
 #[tokio::test]
-async fn finalize_nsg_detaches_deletes_the_group_and_removes_the_finalizer() {
+async fn finalize_nsg_detaches_deletes_the_group_and_lets_the_finalizer_go() {
     let mut m = Mocks::new();
     // Server "ins-a" is both recorded and a node's: it is written once.
     m.reader
@@ -1349,10 +1332,6 @@ async fn finalize_nsg_detaches_deletes_the_group_and_removes_the_finalizer() {
         .expect_delete_security_group()
         .times(1)
         .returning(|id| Err(CloudError::not_found("security group", id)));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let status = NodeSecurityGroupStatus {
         managed_security_group: ManagedSecurityGroupStatus {
@@ -1572,10 +1551,6 @@ async fn finalize_detaches_the_managed_group_from_every_nodes_server_then_delete
             assert_eq!(w.lock().unwrap().len(), 2, "deleted after the detaches");
             Ok(())
         });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     let mut v = nsg_view(managed_only_spec(), known_group());
     v.meta.deleting = true;
@@ -1601,10 +1576,6 @@ async fn finalize_removes_recorded_extra_groups_and_the_managed_group_in_one_wri
         .expect_delete_security_group()
         .times(1)
         .returning(|_| Ok(()));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     // Only server "ins-a" records the extra group: "ins-b" keeps it.
     let mut status = known_group();
@@ -1884,10 +1855,6 @@ async fn finalize_keeps_cluster_tags_while_another_lbc_uses_the_load_balancer() 
         .returning(|_, _| Ok(()));
     m.lb.expect_delete_pool().times(1).returning(|_, _| Ok(()));
     // No put_tags and no delete_load_balancer expected.
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     finalize_lbc(&deps, &cfg(), &mine).await.unwrap();
     assert_eq!(
@@ -2076,7 +2043,6 @@ fn expect_service_apply(m: &mut Mocks) {
         .expect_list_nodes()
         .returning(|| Ok(vec![node("a", "10.0.0.1")]));
     expect_placement(m);
-    m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
     m.writer
         .expect_apply_lbc()
         .times(1)
@@ -2391,10 +2357,6 @@ async fn finalize_deletes_the_load_balancer_then_the_imported_certificates() {
                 Ok(())
             }
         });
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, seen) = m.deps();
     finalize_lbc(&deps, &cfg(), &lbc_view(spec, status))
         .await
@@ -2418,10 +2380,6 @@ async fn finalize_without_a_load_balancer_still_deletes_imported_certificates() 
     m.lb.expect_delete_certificate()
         .times(1)
         .returning(|_| Ok(()));
-    m.writer
-        .expect_remove_finalizer()
-        .times(1)
-        .returning(|_, _| Ok(()));
     let (deps, _) = m.deps();
     finalize_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), status))
         .await
@@ -2492,7 +2450,6 @@ async fn service_reconcile_returns_each_cloud_error_class_with_its_retry() {
         m.reader
             .expect_list_nodes()
             .returning(|| Ok(vec![node("a", "10.0.0.1")]));
-        m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
         let e = error.clone();
         m.net.expect_get_server().returning(move |_| Err(e.clone()));
         // No LBC or NSG is applied on error.
@@ -2514,7 +2471,6 @@ async fn service_reconcile_returns_each_cluster_error_class_with_its_retry() {
             .expect_list_nodes()
             .returning(|| Ok(vec![node("a", "10.0.0.1")]));
         expect_placement(&mut m);
-        m.writer.expect_add_finalizer().returning(|_, _| Ok(()));
         let e = error.clone();
         m.writer
             .expect_apply_lbc()
@@ -2572,19 +2528,6 @@ async fn lbc_reconcile_returns_each_cluster_error_class_with_its_retry() {
 }
 
 #[tokio::test]
-async fn lbc_adding_its_finalizer_forbidden_is_not_retried() {
-    let mut m = Mocks::new();
-    m.writer
-        .expect_add_finalizer()
-        .returning(|_, _| Err(ClusterError::Forbidden("rbac".into())));
-    let (deps, _) = m.deps();
-    let mut v = lbc_view(lbc_spec(&[]), Default::default());
-    v.meta.finalizers.clear();
-    let err = reconcile_lbc(&deps, &cfg(), &v).await.unwrap_err();
-    assert_eq!(err.retry(), Retry::Never);
-}
-
-#[tokio::test]
 async fn redundant_pool_still_in_use_is_retried_with_backoff_after_its_listener_went() {
     let spec = lbc_spec(&[(80, ListenerProtocol::Tcp), (81, ListenerProtocol::Tcp)]);
     let (obs, mut status) = deployed(&spec);
@@ -2629,10 +2572,6 @@ async fn finalize_lbc_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
         m.lb.expect_delete_load_balancer()
             .returning(move |_| Err(e.clone()));
         let gone = error.is_not_found();
-        m.writer
-            .expect_remove_finalizer()
-            .times(usize::from(gone))
-            .returning(|_, _| Ok(()));
         let (deps, _) = m.deps();
         let result = finalize_lbc(&deps, &cfg(), &lbc_view(spec, status)).await;
         if gone {
@@ -2642,24 +2581,6 @@ async fn finalize_lbc_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
             assert_eq!(err, DomainError::Cloud(error.clone()));
             assert_eq!(err.retry(), error.retry(), "{error}");
         }
-    }
-}
-
-#[tokio::test]
-async fn finalize_lbc_returns_each_cluster_error_class_removing_its_finalizer() {
-    for error in cluster_errors() {
-        let mut m = Mocks::new();
-        m.reader.expect_list_lbcs().returning(|| Ok(vec![]));
-        let e = error.clone();
-        m.writer
-            .expect_remove_finalizer()
-            .returning(move |_, _| Err(e.clone()));
-        let (deps, _) = m.deps();
-        let err = finalize_lbc(&deps, &cfg(), &lbc_view(lbc_spec(&[]), Default::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(err, DomainError::Cluster(error.clone()));
-        assert_eq!(err.retry(), error.retry(), "{error}");
     }
 }
 
@@ -2714,23 +2635,6 @@ async fn nsg_rule_that_already_exists_is_success() {
 }
 
 #[tokio::test]
-async fn nsg_reconcile_returns_each_cluster_error_class_with_its_retry() {
-    for error in cluster_errors() {
-        let mut m = Mocks::new();
-        let e = error.clone();
-        m.writer
-            .expect_add_finalizer()
-            .returning(move |_, _| Err(e.clone()));
-        let (deps, _) = m.deps();
-        let mut v = nsg_view(nsg_spec(), Default::default());
-        v.meta.finalizers.clear();
-        let err = reconcile_nsg(&deps, &cfg(), &v).await.unwrap_err();
-        assert_eq!(err, DomainError::Cluster(error.clone()));
-        assert_eq!(err.retry(), error.retry(), "{error}");
-    }
-}
-
-#[tokio::test]
 async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_found() {
     for error in cloud_errors() {
         let mut m = Mocks::new();
@@ -2740,10 +2644,6 @@ async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
             .returning(move |_| Err(e.clone()));
         m.reader.expect_list_nodes().returning(|| Ok(vec![]));
         let gone = error.is_not_found();
-        m.writer
-            .expect_remove_finalizer()
-            .times(usize::from(gone))
-            .returning(|_, _| Ok(()));
         let (deps, _) = m.deps();
         let status = NodeSecurityGroupStatus {
             managed_security_group: ManagedSecurityGroupStatus {
@@ -2760,23 +2660,6 @@ async fn finalize_nsg_keeps_its_finalizer_on_each_cloud_error_class_but_not_foun
             assert_eq!(err, DomainError::Cloud(error.clone()));
             assert_eq!(err.retry(), error.retry(), "{error}");
         }
-    }
-}
-
-#[tokio::test]
-async fn finalize_nsg_returns_each_cluster_error_class_with_its_retry() {
-    for error in cluster_errors() {
-        let mut m = Mocks::new();
-        let e = error.clone();
-        m.writer
-            .expect_remove_finalizer()
-            .returning(move |_, _| Err(e.clone()));
-        let (deps, _) = m.deps();
-        let err = finalize_nsg(&deps, &nsg_view(nsg_spec(), Default::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(err, DomainError::Cluster(error.clone()));
-        assert_eq!(err.retry(), error.retry(), "{error}");
     }
 }
 

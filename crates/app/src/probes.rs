@@ -1,4 +1,6 @@
-//! The operations server: `/metrics`, `/healthz`, `/readyz`.
+//! The probe and metrics server: `/metrics`, `/healthz`, `/livez`, `/readyz` (ready once
+//! the caches synced, or this replica stands by, and the election state is known; not
+//! while shutting down).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

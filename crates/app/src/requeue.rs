@@ -1,4 +1,5 @@
-//! Error policy: the domain's [`Retry`] answer → when the controller tries again.
+//! When a failed reconcile runs again: the domain's [`Retry`] answer (never, after a
+//! delay the error names, or with exponential backoff per object) → a requeue delay.
 
 use std::time::Duration;
 

@@ -1,5 +1,15 @@
-//! The embedded demo's fixture and progress: nodes backed by the VNGCloud emulator's
-//! servers, the sample Services, the live table and the convergence verdict.
+//! `vlb-demo`: the operator seen working in a few seconds, with nothing installed. Its
+//! own crate, so that the `vlb-controller` binary users deploy links no emulator.
+//!
+//! ```text
+//!   vlb-demo ──► vlb-kube-emulator (in-process) ◄──┐
+//!            ──► vlb-vngcloud-emulator (in-process) ◄── vlb_app::embedded::Operator
+//!            ──► seed (CRDs, nodes, sample Services) ──► live table until converged
+//! ```
+//!
+//! The fixture and progress: nodes backed by the VNGCloud emulator's servers, the sample
+//! Services, the live table and the convergence verdict; the end-to-end tests of
+//! `vlb-app` seed and observe with them too.
 //!
 //! [`run`] starts the Kubernetes emulator and the VNGCloud emulator in-process (3 servers
 //! in 2 zones), seeds the cluster, starts the embedded operator and prints the table until
@@ -21,9 +31,13 @@ use vlb_k8s_adapter::manifests::{InstallOptions, Manifest, ManifestOptions, Rank
 use vlb_kube_emulator::{EmulatorConfig as KubeEmulatorConfig, KubeEmulator};
 use vlb_vngcloud_emulator::VngEmulator;
 
-use crate::app::AppError;
-use crate::cli::DemoArgs;
-use crate::embedded::{Operator, OperatorConfig};
+use vlb_app::commands::AppError;
+use vlb_app::embedded::{Operator, OperatorConfig};
+use vlb_cloud_adapter::CloudConfig;
+
+pub mod cli;
+
+use cli::DemoArgs;
 
 use k8s_openapi::api::core::v1::{
     Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, Service, ServicePort, ServiceSpec,
@@ -36,6 +50,33 @@ pub const NAMESPACE: &str = "vlb-demo";
 pub const BAD_SERVICE: &str = "bad-annotation";
 /// The bad annotation.
 pub const BAD_ANNOTATION: (&str, &str) = ("vks.vngcloud.vn/scheme", "Sideways");
+
+/// Why the demo failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// An emulator did not start.
+    #[error("{which} emulator: {reason}")]
+    Emulator {
+        /// `kubernetes` or `vngcloud`.
+        which: &'static str,
+        /// What failed.
+        reason: String,
+    },
+    /// The Services were not all converged by `--timeout`.
+    #[error("not converged after {after:?}{last_error}")]
+    NotConverged {
+        /// The `--timeout`.
+        after: Duration,
+        /// The last observation's error, if it failed (` (...)`), else empty.
+        last_error: String,
+    },
+    /// Ctrl+C before convergence.
+    #[error("interrupted")]
+    Interrupted,
+    /// Seeding, observing or the operator failed.
+    #[error(transparent)]
+    App(#[from] AppError),
+}
 
 /// A cloud server a demo node runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,8 +270,21 @@ pub fn demo_servers(cloud: &vlb_vngcloud_emulator::VngEmulator) -> Vec<DemoServe
 pub fn operator_config(cloud: &vlb_vngcloud_emulator::VngEmulator) -> OperatorConfig {
     OperatorConfig {
         identity: "vlb-demo".to_owned(),
-        ..OperatorConfig::for_tests(CLUSTER_ID, OperatorConfig::cloud_of(cloud))
+        ..OperatorConfig::for_tests(CLUSTER_ID, cloud_config(cloud))
     }
+}
+
+/// The cloud configuration the VNGCloud emulator serves (its URLs and fixture
+/// credentials), with default timeouts; pass it to [`OperatorConfig::for_tests`].
+pub fn cloud_config(emulator: &vlb_vngcloud_emulator::VngEmulator) -> CloudConfig {
+    CloudConfig::new(
+        emulator.iam_url(),
+        emulator.vlb_url(),
+        emulator.vserver_url(),
+        emulator.project_id(),
+        emulator.client_id(),
+        emulator.client_secret(),
+    )
 }
 
 /// Cluster id of the demo.
@@ -340,7 +394,7 @@ pub async fn observe(client: &kube::Client) -> Result<Vec<Row>, AppError> {
                 "Ready".to_owned()
             } else if lb_id.is_some() {
                 let why = condition.map(|c| c.reason.clone()).unwrap_or_default();
-                if why.is_empty() {
+                if why.is_empty() || why == vlb_domain::model::condition::REASON_PROVISIONING {
                     "Provisioning".to_owned()
                 } else {
                     format!("Provisioning ({why})")
@@ -397,10 +451,10 @@ impl Screen {
     }
 }
 
-/// `vlb-controller demo`: starts both emulators, seeds the cluster, starts the operator,
+/// `vlb-demo`: starts both emulators, seeds the cluster, starts the operator,
 /// shows the table until converged (exit 0) or `--timeout` (error); with
 /// `--keep-running` keeps everything up until `shutdown`.
-pub async fn run(args: &DemoArgs, shutdown: CancellationToken) -> Result<(), AppError> {
+pub async fn run(args: &DemoArgs, shutdown: CancellationToken) -> Result<(), DemoError> {
     let started = tokio::time::Instant::now();
     let kubeconfig = match &args.kubeconfig_out {
         Some(path) => std::env::current_dir().map_or_else(|_| path.clone(), |d| d.join(path)),
@@ -411,10 +465,16 @@ pub async fn run(args: &DemoArgs, shutdown: CancellationToken) -> Result<(), App
         ..KubeEmulatorConfig::default()
     })
     .await
-    .map_err(|e| AppError::Demo(format!("kubernetes emulator: {e}")))?;
+    .map_err(|e| DemoError::Emulator {
+        which: "kubernetes",
+        reason: e.to_string(),
+    })?;
     let cloud = VngEmulator::start()
         .await
-        .map_err(|e| AppError::Demo(format!("vngcloud emulator: {e}")))?;
+        .map_err(|e| DemoError::Emulator {
+            which: "vngcloud",
+            reason: e.to_string(),
+        })?;
     let client = kube.client();
     let servers = demo_servers(&cloud);
     let mut header = format!(
@@ -453,15 +513,14 @@ pub async fn run(args: &DemoArgs, shutdown: CancellationToken) -> Result<(), App
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            break Err(AppError::Demo(format!(
-                "not converged after {:?}{}",
-                args.timeout,
-                rows.err().map(|e| format!(" ({e})")).unwrap_or_default()
-            )));
+            break Err(DemoError::NotConverged {
+                after: args.timeout,
+                last_error: rows.err().map(|e| format!(" ({e})")).unwrap_or_default(),
+            });
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            () = shutdown.cancelled() => break Err(AppError::Demo("interrupted".into())),
+            () = shutdown.cancelled() => break Err(DemoError::Interrupted),
         }
     };
     if outcome.is_ok() {
@@ -479,13 +538,13 @@ pub async fn run(args: &DemoArgs, shutdown: CancellationToken) -> Result<(), App
     let stopped = operator.shutdown().await;
     drop(cloud);
     drop(kube);
-    outcome.and(stopped)
+    outcome.and(stopped.map_err(DemoError::from))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::views;
+    use vlb_app::views;
 
     fn servers() -> Vec<DemoServer> {
         [("1", "HCM03-1A"), ("2", "HCM03-1A"), ("3", "HCM03-1B")]

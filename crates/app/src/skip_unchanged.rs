@@ -9,9 +9,7 @@ use async_trait::async_trait;
 use kube::api::ObjectMeta;
 use kube::runtime::reflector::ObjectRef as StoreRef;
 use vlb_domain::ClusterError;
-use vlb_domain::model::{
-    LoadBalancerConfigSpec, NodeSecurityGroupSpec, ObjectKey, ObjectRef as DomainRef,
-};
+use vlb_domain::model::{LoadBalancerConfigSpec, NodeSecurityGroupSpec, ObjectKey};
 use vlb_domain::ports::{DesiredMeta, ObjectWriter};
 use vlb_k8s_adapter::Stores;
 
@@ -76,16 +74,6 @@ impl ObjectWriter for SkipUnchangedApplies {
     }
     async fn delete_nsg(&self, key: &ObjectKey) -> Result<(), ClusterError> {
         self.inner.delete_nsg(key).await
-    }
-    async fn add_finalizer(&self, target: &DomainRef, finalizer: &str) -> Result<(), ClusterError> {
-        self.inner.add_finalizer(target, finalizer).await
-    }
-    async fn remove_finalizer(
-        &self,
-        target: &DomainRef,
-        finalizer: &str,
-    ) -> Result<(), ClusterError> {
-        self.inner.remove_finalizer(target, finalizer).await
     }
 }
 

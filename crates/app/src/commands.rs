@@ -1,5 +1,6 @@
-//! The `run` subcommand: probes and metrics server, leader election, the controllers,
-//! graceful shutdown.
+//! The subcommands besides `version`: `run` (probes and metrics server, leader election,
+//! the controllers, graceful shutdown), `manifests`, `install`, `uninstall`, and the
+//! error they end with ([`AppError`], mapped to the exit code).
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{KubeArgs, RunArgs};
 use crate::embedded::{Operator, OperatorConfig};
 use crate::metrics::Metrics;
-use crate::ops::{self, OpsState, Readiness};
+use crate::probes::{self, OpsState, Readiness};
 
 /// Error of a subcommand.
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +34,6 @@ pub enum AppError {
     /// idempotent).
     #[error(transparent)]
     Install(#[from] vlb_k8s_adapter::manifests::InstallError),
-    /// The demo did not converge in time, or its emulators failed.
-    #[error("demo: {0}")]
-    Demo(String),
     /// The probe server failed.
     #[error("metrics/probe server: {0}")]
     Server(#[from] std::io::Error),
@@ -162,7 +160,7 @@ pub async fn run(args: &RunArgs, shutdown: CancellationToken) -> Result<(), AppE
         readiness: readiness.clone(),
     };
     let server_stop = CancellationToken::new();
-    let (addr, server) = ops::bind(args.metrics_address, state, server_stop.clone()).await?;
+    let (addr, server) = probes::bind(args.metrics_address, state, server_stop.clone()).await?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
     let server = tokio::spawn(server);
 
