@@ -3,9 +3,9 @@
 //! controllers (`Controller::for_shared_stream` / `watches_shared_stream`), so no kind is
 //! watched twice.
 //!
-//! The fan-out is a lossy broadcast: a controller that is not running (standby replica)
-//! or lags never holds the reflector back; a lagging subscriber logs it and catches up
-//! on the next change or drift check.
+//! The fan-out loses nothing: every subscriber has its own queue (see [`Feed`]), so a
+//! controller that lags behind a burst still sees every change, and a controller that is
+//! not running (standby replica) holds nothing back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,23 +15,24 @@ use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::Store;
 use kube::{Api, Client};
-use tokio::sync::broadcast;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use vlb_k8s_adapter::reader::Cached;
 use vlb_k8s_adapter::{LoadBalancerConfig, NodeSecurityGroup, Stores};
 
-/// Objects buffered per kind for subscribers that have not read them yet.
-const FEED_CAPACITY: usize = 4096;
-
-/// The changes of one kind, for any number of subscribers.
+/// The changes of one kind, for any number of subscribers: each subscriber has its own
+/// queue, so none loses a change however far it lags, and none holds the reflector (or
+/// the other subscribers) back. A subscriber that goes away (a controller stopped on
+/// losing leadership) is dropped at the next change; a standby replica has none.
 pub struct Feed<K> {
-    tx: broadcast::Sender<Arc<K>>,
+    subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<K>>>>>,
 }
 
 impl<K> Clone for Feed<K> {
     fn clone(&self) -> Self {
         Self {
-            tx: self.tx.clone(),
+            subscribers: self.subscribers.clone(),
         }
     }
 }
@@ -39,22 +40,26 @@ impl<K> Clone for Feed<K> {
 impl<K: Send + Sync + 'static> Feed<K> {
     fn new() -> Self {
         Self {
-            tx: broadcast::channel(FEED_CAPACITY).0,
+            subscribers: Arc::default(),
         }
     }
 
-    /// Objects changed from now on (applied or deleted), in watch order.
+    /// Hands `obj` to every subscriber, in watch order.
+    fn send(&self, obj: K) {
+        let obj = Arc::new(obj);
+        self.subscribers
+            .lock()
+            .retain(|tx| tx.send(obj.clone()).is_ok());
+    }
+
+    /// Objects changed from now on (applied or deleted), in watch order, every one of
+    /// them; the stream ends when the watches stop.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
-        futures::stream::unfold(self.tx.subscribe(), |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(obj) => return Some((obj, rx)),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "controller lagged behind its watch");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers.lock().push(tx);
+        futures::stream::unfold(rx, |mut rx| async move {
+            let obj = rx.recv().await?;
+            Some((obj, rx))
         })
     }
 }
@@ -99,7 +104,7 @@ fn spawn<K: Cached>(
     vlb_k8s_adapter::reader::spawn_reflector(api, tasks, move |obj| {
         if let Some(feed) = &feed {
             // No subscriber (standby replica) is fine.
-            let _ = feed.tx.send(Arc::new(obj));
+            feed.send(obj);
         }
     })
 }
@@ -173,5 +178,54 @@ impl Watches {
                  the CRDs installed, may this identity list and watch every kind?)"
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    // #15: the broadcast this replaces kept 4096 changes and dropped the rest for a
+    // subscriber that lagged further behind.
+    #[tokio::test]
+    async fn a_slow_subscriber_sees_every_one_of_ten_thousand_changes_in_order() {
+        let feed = Feed::<u32>::new();
+        let slow = feed.subscribe();
+        let quick = feed.subscribe();
+        let producer = {
+            let feed = feed.clone();
+            tokio::spawn(async move {
+                for i in 0..10_000 {
+                    feed.send(i);
+                }
+            })
+        };
+        producer.await.unwrap();
+        // The slow one starts reading only after the whole burst, and yields on each item.
+        let seen: Vec<u32> = slow
+            .take(10_000)
+            .then(|i| async move {
+                tokio::task::yield_now().await;
+                *i
+            })
+            .collect()
+            .await;
+        assert_eq!(seen, (0..10_000).collect::<Vec<_>>());
+        let quick: Vec<u32> = quick.take(10_000).map(|i| *i).collect().await;
+        assert_eq!(quick.len(), 10_000);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_subscriber_is_forgotten_and_the_stream_ends_with_the_feed() {
+        let feed = Feed::<u32>::new();
+        drop(feed.subscribe());
+        let kept = feed.subscribe();
+        feed.send(1);
+        assert_eq!(feed.subscribers.lock().len(), 1);
+        drop(feed);
+        let rest: Vec<u32> = kept.map(|i| *i).collect().await;
+        assert_eq!(rest, vec![1]);
     }
 }
