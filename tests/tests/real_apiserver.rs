@@ -195,6 +195,11 @@ async fn the_crds_are_established_and_kubectl_waits_for_ready_and_prints_their_c
         h.create_service(&lb_service("web", &[("http", "TCP", 80)], &[]))
             .await;
         let ns = h.namespace.clone();
+        // `kubectl wait` fails at once on an object that does not exist yet, and an LBC's
+        // Ready can still turn False once after the load balancer's create was accepted
+        // (the next reconcile finds it CREATING: known, see the issue note): wait for the
+        // served Service first, then for the condition through kubectl.
+        h.wait_service_ready("web").await;
         let args = [
             "wait",
             "--for=condition=Ready",
@@ -219,13 +224,18 @@ async fn the_crds_are_established_and_kubectl_waits_for_ready_and_prints_their_c
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let conditions = h
+            .lbc("web")
+            .await
+            .and_then(|l| l.status)
+            .map(|s| s.conditions.clone());
         let header = text.lines().next().unwrap_or_default();
         for column in ["NAME", "TYPE", "LB-ID", "ADDRESS", "READY", "AGE"] {
             assert!(header.contains(column), "column {column} missing: {text}");
         }
         assert!(
             text.lines().nth(1).is_some_and(|l| l.contains("True")),
-            "{text}"
+            "{text}\nconditions: {conditions:#?}"
         );
     })
     .await;
