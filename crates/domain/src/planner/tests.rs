@@ -1188,6 +1188,18 @@ fn certificate_requests_never_show_the_private_key_in_debug_output() {
     assert!(text.contains("redacted"));
 }
 
+/// Port 53 over TCP or UDP, one member.
+fn dns_port(udp: bool) -> PortSpec {
+    PortSpec {
+        port: 53,
+        udp,
+        members: vec![1],
+        interval: 5,
+        timeout_client: 40,
+        ..PortSpec::default()
+    }
+}
+
 /// Issue #22 item 2 (DNS on 53): TCP and UDP listeners asking the same port switched the
 /// port's listener between the protocols at every reconcile. VNGCloud holds one protocol per
 /// port (the Go controller refuses the LBC: lbc_uc/validate.go validateSelfListenerPorts,
@@ -1195,15 +1207,7 @@ fn certificate_requests_never_show_the_private_key_in_debug_output() {
 /// conflict of every plan, and the plans after converging change nothing.
 #[test]
 fn tcp_and_udp_on_the_same_port_deploy_one_listener_and_report_the_other_without_flapping() {
-    let port = |udp| PortSpec {
-        port: 53,
-        udp,
-        members: vec![1],
-        interval: 5,
-        timeout_client: 40,
-        ..PortSpec::default()
-    };
-    let spec = spec_of(&[port(false), port(true)], &BTreeMap::new());
+    let spec = spec_of(&[dns_port(false), dns_port(true)], &BTreeMap::new());
     assert_eq!(spec.listeners.len(), 2);
     let mut status = LoadBalancerConfigStatus::default();
     let mut seed = 0;
@@ -1246,20 +1250,12 @@ fn tcp_and_udp_on_the_same_port_deploy_one_listener_and_report_the_other_without
 /// listener away, whatever the order of the spec.
 #[test]
 fn a_second_protocol_on_a_serving_port_keeps_the_serving_listener() {
-    let port = |udp| PortSpec {
-        port: 53,
-        udp,
-        members: vec![1],
-        interval: 5,
-        timeout_client: 40,
-        ..PortSpec::default()
-    };
     for serving_udp in [false, true] {
         let mut status = LoadBalancerConfigStatus::default();
         let mut seed = 0;
-        let first = spec_of(&[port(serving_udp)], &BTreeMap::new());
+        let first = spec_of(&[dns_port(serving_udp)], &BTreeMap::new());
         let obs = step(None, &mut status, &first, &mut seed);
-        let both = spec_of(&[port(false), port(true)], &BTreeMap::new());
+        let both = spec_of(&[dns_port(false), dns_port(true)], &BTreeMap::new());
         let p = plan(&both, &status, Some(&obs), CLUSTER);
         assert_eq!(p.conflicts.len(), 1, "{p:?}");
         assert!(
